@@ -1,0 +1,150 @@
+"""seed.py and the functions behind it: deterministic, atomic, and strict about input."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, func, select, text
+
+from web import seeding
+from web.models import stocks
+from web.seeding import SeedError, count_rows, generate_rows, seed
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def all_rows(engine) -> list[tuple]:
+    with engine.connect() as conn:
+        return conn.execute(select(stocks).order_by(stocks.c.id)).all()
+
+
+@pytest.fixture
+def engine(tmp_path: Path):
+    engine = create_engine(f"sqlite:///{tmp_path / 'seed.db'}")
+    yield engine
+    engine.dispose()
+
+
+def test_same_seed_gives_the_same_rows():
+    assert list(generate_rows(25_000, seed=3)) == list(generate_rows(25_000, seed=3))
+
+
+def test_another_seed_gives_other_rows():
+    assert list(generate_rows(100, seed=3)) != list(generate_rows(100, seed=4))
+
+
+def test_symbols_are_unique_and_rows_are_complete(engine):
+    seed(engine, 20_000, seed=5)
+    with engine.connect() as conn:
+        distinct = conn.scalar(select(func.count(stocks.c.symbol.distinct())))
+        nulls = conn.scalar(
+            select(func.count()).where(stocks.c.name.is_(None) | stocks.c.updated_at.is_(None))
+        )
+    assert distinct == 20_000
+    assert nulls == 0
+
+
+def test_names_exercise_escaping():
+    names = {row[2] for block in generate_rows(20_000, seed=0) for row in block}
+    for needle in ("&", "<", '"', "'"):
+        assert any(needle in name for name in names), needle
+    assert any(not name.isascii() for name in names)
+
+
+def test_timestamps_read_back_as_the_same_text(engine):
+    seed(engine, 10, seed=0)
+    with engine.connect() as conn:
+        stored = conn.scalar(text("SELECT updated_at FROM stocks WHERE id = 1"))
+        parsed = conn.scalar(select(stocks.c.updated_at).where(stocks.c.id == 1))
+    assert stored == parsed.isoformat(" ")
+
+
+def test_refuses_a_non_empty_table_without_reset(engine):
+    seed(engine, 50, seed=1)
+    before = all_rows(engine)
+    with pytest.raises(SeedError, match="--reset"):
+        seed(engine, 80, seed=2)
+    assert all_rows(engine) == before
+
+
+def test_reset_replaces_the_rows(engine):
+    seed(engine, 50, seed=1)
+    result = seed(engine, 80, seed=2, reset=True)
+    assert (result.rows, result.replaced) == (80, 50)
+    assert count_rows(engine) == 80
+
+
+@pytest.mark.parametrize("failure", [RuntimeError("disk on fire"), KeyboardInterrupt()])
+def test_a_failed_load_leaves_the_previous_data(engine, monkeypatch, failure):
+    seed(engine, 50, seed=1)
+    before = all_rows(engine)
+
+    def failing_rows(rows, seed=0):
+        yield from generate_rows(20_000, seed)  # two blocks written...
+        raise failure  # ...then the load dies
+
+    monkeypatch.setattr(seeding, "generate_rows", failing_rows)
+    with pytest.raises(type(failure)):
+        seed(engine, 30_000, seed=2, reset=True)
+    assert all_rows(engine) == before
+
+
+def test_negative_rows_are_refused(engine):
+    with pytest.raises(SeedError):
+        seed(engine, -1)
+
+
+def run_seed(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "seed.py", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_cli_seeds_and_reports(tmp_path: Path):
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+    done = run_seed("--rows", "1200", "--seed", "9", "--database-url", url)
+    assert done.returncode == 0, done.stderr
+    assert "Seeded 1,200 stocks" in done.stdout
+    assert count_rows(create_engine(url)) == 1200
+
+
+def test_cli_on_a_non_empty_table_says_what_it_would_do(tmp_path: Path):
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+    run_seed("--rows", "100", "--database-url", url)
+    refused = run_seed("--rows", "300", "--database-url", url)
+    assert refused.returncode == 1
+    assert refused.stderr.strip() == (
+        "Error: the stocks table already has 100 rows; "
+        "pass --reset to replace them with 300 new rows"
+    )
+    kept = run_seed("--rows", "300", "--database-url", url, "--if-empty")
+    assert kept.returncode == 0
+    assert count_rows(create_engine(url)) == 100
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--rows", "-5"], "is not in the range"),
+        (["--rows", "many"], "is not a valid integer"),
+        (["--database-url", "not a url"], "Could not parse"),
+        (["--database-url", "sqlite:////nonexistent/dir/x.db"], "unable to open database file"),
+        (["--database-url", "postgresql+psycopg://u@127.0.0.1:9/db"], "database error"),
+        (["--database-url", "mysql://u@127.0.0.1:9/db"], "database"),
+    ],
+)
+def test_cli_bad_arguments_give_one_line_and_fail(args, message):
+    done = run_seed("--rows", "10", *args) if args[0] != "--rows" else run_seed(*args)
+    assert done.returncode != 0
+    assert done.stdout == ""
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    assert lines[0].startswith("Error: ")
+    assert message in lines[0]

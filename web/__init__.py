@@ -1,0 +1,31 @@
+"""streamtable: stream a large database table to the browser as one progressive HTML page."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask
+
+from . import db
+from .config import Config
+
+
+def create_app(test_config: dict[str, Any] | None = None) -> Flask:
+    app = Flask(
+        __name__,
+        instance_relative_config=True,
+        template_folder="../templates",
+        static_folder="../static",
+    )
+    app.config.from_object(Config)
+    app.config.from_prefixed_env("STREAMTABLE")
+    if test_config:
+        app.config.update(test_config)
+
+    db.init_app(app)
+
+    from . import stocks
+
+    app.register_blueprint(stocks.bp)
+    app.add_url_rule("/", endpoint="index", view_func=stocks.index)
+    return app

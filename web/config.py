@@ -1,0 +1,26 @@
+"""Settings, each a named value with a default; override any of them from the environment.
+
+``DATABASE_URL`` is read as is; every other setting can be overridden with a
+``STREAMTABLE_`` prefixed variable whose value Flask parses as JSON, e.g.
+``STREAMTABLE_CHUNK_BYTES=32768``.
+"""
+
+from __future__ import annotations
+
+import os
+
+
+class Config:
+    # SQLAlchemy URL of the database; None means an SQLite file in the instance folder.
+    DATABASE_URL: str | None = os.environ.get("DATABASE_URL") or None
+    # Rows in the first flush: small, so the first rows paint before the next batch is read.
+    FIRST_BATCH_ROWS = 50
+    # Rows fetched from the cursor per step; also how often the time bound below is checked.
+    FETCH_ROWS = 100
+    # A chunk goes to the client once it holds this many bytes...
+    CHUNK_BYTES = 64 * 1024
+    # ...or once this many seconds passed since the last flush, so slow queries still show rows.
+    FLUSH_SECONDS = 0.25
+    # Rows per row group: each group is its own fixed-layout table that the browser can skip
+    # laying out while off screen (a plain 100k-row table took ~55 s to load in Chromium).
+    ROW_GROUP_ROWS = 500

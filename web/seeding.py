@@ -1,0 +1,330 @@
+"""Generate realistic stock rows and load them atomically.
+
+``seed.py`` is a thin command line over :func:`seed`; tests call these functions directly.
+The load replaces the table inside one transaction (drop, create, insert, index, commit), so
+an interrupted or failed load leaves the previous data as it was.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from math import gcd
+
+import numpy as np
+from sqlalchemy import Engine, func, inspect, select
+from sqlalchemy.schema import CreateIndex, CreateTable
+
+from .models import stocks
+
+BLOCK_ROWS = 10_000
+"""Rows generated and inserted per step; fixed so the data depends only on (rows, seed)."""
+
+EXCHANGES = ("NYSE", "NASDAQ", "LSE", "XETRA", "TSE", "HKEX", "Euronext", "TSX")
+EXCHANGE_WEIGHTS = (26, 24, 10, 8, 10, 8, 8, 6)
+SECTORS = (
+    "Communication Services",
+    "Consumer Discretionary",
+    "Consumer Staples",
+    "Energy",
+    "Financials",
+    "Health Care",
+    "Industrials",
+    "Information Technology",
+    "Materials",
+    "Real Estate",
+    "Utilities",
+)
+_PREFIXES = (
+    "Acme",
+    "Apex",
+    "Atlas",
+    "Aurora",
+    "Beacon",
+    "Blue Ridge",
+    "Borealis",
+    "Cardinal",
+    "Cascade",
+    "Cedar",
+    "Crescent",
+    "Crown",
+    "Delta",
+    "Eagle",
+    "Evergreen",
+    "Falcon",
+    "Frontier",
+    "Granite",
+    "Harbor",
+    "Horizon",
+    "Ironwood",
+    "Juniper",
+    "Keystone",
+    "Liberty",
+    "Lighthouse",
+    "Magnolia",
+    "Meridian",
+    "Monarch",
+    "Northwind",
+    "Oakmont",
+    "Orion",
+    "Pacific",
+    "Pinnacle",
+    "Quantum",
+    "Redwood",
+    "Sierra",
+    "Silverline",
+    "Summit",
+    "Sterling",
+    "Titan",
+    "Union",
+    "Vanguard",
+    "Vertex",
+    "Westbrook",
+    "Zenith",
+    "Zürich",
+    "Ørsted",
+    "São Paulo",
+    "Société",
+    "Müller",
+    "Łódź",
+    "Nippon",
+    "Škoda",
+    "Ångström",
+    "Québec",
+)
+_CORES = (
+    "Analytics",
+    "Bancorp",
+    "Biotech",
+    "Capital",
+    "Chemicals",
+    "Communications",
+    "Dynamics",
+    "Energy",
+    "Foods",
+    "Freight",
+    "Genomics",
+    "Health",
+    "Industries",
+    "Infrastructure",
+    "Instruments",
+    "Logistics",
+    "Materials",
+    "Media",
+    "Metals",
+    "Minerals",
+    "Motors",
+    "Networks",
+    "Petroleum",
+    "Pharma",
+    "Power",
+    "Realty",
+    "Resources",
+    "Robotics",
+    "Semiconductor",
+    "Software",
+    "Solar",
+    "Steel",
+    "Systems",
+    "Telecom",
+    "Therapeutics",
+    "Utilities",
+    "Ventures",
+    "Water",
+    "Wireless",
+    "Générale",
+)
+_SUFFIXES = (
+    "Inc.",
+    "Corp.",
+    "Ltd.",
+    "plc",
+    "AG",
+    "SA",
+    "NV",
+    "Group",
+    "Holdings",
+    "Co.",
+    "SE",
+    "K.K.",
+    "ASA",
+    "GmbH",
+    "& Co.",
+    "Trust",
+)
+# Names that exercise escaping: ampersands, angle brackets, both quote kinds.
+_ODD_NAMES = (
+    "Smith & Wesson {core}",
+    "AT&T {core} <Class A>",
+    'The "{core}" Fund',
+    "O'Brien {core} & Sons",
+    "{prefix} <{core}> & 'Partners'",
+)
+
+_SYMBOL_SPACE = sum(26**length for length in range(1, 6))
+_LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+_NEWEST = datetime(2026, 11, 20, 16, 0, 0)
+
+
+class SeedError(Exception):
+    """A seed request that cannot be carried out; the message is meant for the user."""
+
+
+@dataclass(frozen=True)
+class SeedResult:
+    rows: int
+    replaced: int
+
+
+def _symbols(codes: np.ndarray) -> list[str]:
+    """Decode integer codes into 1-5 letter tickers; distinct codes give distinct tickers."""
+    codes = codes.copy()
+    lengths = np.ones_like(codes)
+    for length in range(1, 5):
+        longer = codes >= 26**length
+        codes[longer] -= 26**length
+        lengths[longer] += 1
+    letters = np.zeros((len(codes), 5), dtype=np.uint8)
+    for position in range(5):
+        codes, digit = np.divmod(codes, 26)
+        letters[:, position] = np.where(position < lengths, digit + ord("A"), 0)
+    # Trailing NUL bytes are dropped when numpy turns fixed-width bytes into str.
+    return letters.view("S5").ravel().astype("U5").tolist()
+
+
+def _timestamps(seconds_ago: np.ndarray) -> list[str]:
+    """'YYYY-MM-DD HH:MM:SS' strings, the form both SQLite and PostgreSQL print."""
+    moments = np.datetime64(_NEWEST, "s") - seconds_ago.astype("timedelta64[s]")
+    return [text.replace("T", " ") for text in np.datetime_as_string(moments).tolist()]
+
+
+def generate_rows(rows: int, seed: int = 0) -> Iterator[list[tuple]]:
+    """Yield blocks of ``(id, symbol, name, exchange, sector, price, change_pct, volume,
+    market_cap, updated_at)`` tuples, the same for the same ``(rows, seed)``.
+
+    Vectorised with numpy: a per-row Python loop took ~7 s for 1M rows, this takes ~1 s.
+    """
+    if rows > _SYMBOL_SPACE:
+        raise SeedError(f"at most {_SYMBOL_SPACE} rows: tickers would repeat")
+    rng = np.random.default_rng(seed)
+    # An affine map modulo the symbol space is a permutation: unique tickers, no memory.
+    step = int(rng.integers(1, _SYMBOL_SPACE))
+    while gcd(step, _SYMBOL_SPACE) != 1:
+        step += 1
+    offset = int(rng.integers(_SYMBOL_SPACE))
+    plain_names = np.array(
+        [f"{p} {c} {s}" for p in _PREFIXES for c in _CORES for s in _SUFFIXES], dtype=object
+    )
+    odd_names = np.array(
+        [t.format(prefix=p, core=c) for t in _ODD_NAMES for p in _PREFIXES[:8] for c in _CORES],
+        dtype=object,
+    )
+    exchanges = np.array(EXCHANGES, dtype=object)
+    exchange_p = np.array(EXCHANGE_WEIGHTS) / sum(EXCHANGE_WEIGHTS)
+    sectors = np.array(SECTORS, dtype=object)
+    for start in range(0, rows, BLOCK_ROWS):
+        count = min(BLOCK_ROWS, rows - start)
+        ids = np.arange(start + 1, start + count + 1, dtype=np.int64)
+        price = np.round(np.minimum(rng.lognormal(3.5, 1.1, count), 99_999.0), 2)
+        yield list(
+            zip(
+                ids.tolist(),
+                _symbols(((ids - 1) * step + offset) % _SYMBOL_SPACE),
+                np.where(
+                    rng.random(count) < 0.01,  # one name in a hundred needs escaping
+                    odd_names[rng.integers(len(odd_names), size=count)],
+                    plain_names[rng.integers(len(plain_names), size=count)],
+                ).tolist(),
+                exchanges[rng.choice(len(exchanges), size=count, p=exchange_p)].tolist(),
+                sectors[rng.integers(len(sectors), size=count)].tolist(),
+                price.tolist(),
+                np.round(rng.normal(0.0, 2.4, count), 2).tolist(),
+                rng.lognormal(13.0, 1.7, count).astype(np.int64).tolist(),
+                (price * rng.lognormal(17.5, 1.6, count)).astype(np.int64).tolist(),
+                _timestamps(rng.integers(30 * 86_400, size=count)),
+                strict=True,
+            )
+        )
+
+
+def count_rows(engine: Engine) -> int:
+    """Rows in the stocks table, or 0 when the table does not exist yet."""
+    if not inspect(engine).has_table(stocks.name):
+        return 0
+    with engine.connect() as conn:
+        return conn.scalar(select(func.count()).select_from(stocks))
+
+
+Progress = Callable[[int, str], None]
+"""Called with the rows written so far and the stage: "inserting", then "indexing"."""
+
+
+def seed(
+    engine: Engine,
+    rows: int,
+    seed: int = 0,
+    reset: bool = False,
+    progress: Progress = lambda rows, stage: None,
+) -> SeedResult:
+    """Fill the stocks table with ``rows`` generated rows in one transaction.
+
+    Refuses to touch a non-empty table unless ``reset`` is given.
+    """
+    if rows < 0:
+        raise SeedError("--rows must be zero or more")
+    existing = count_rows(engine)
+    if existing and not reset:
+        raise SeedError(
+            f"the stocks table already has {existing:,} rows; "
+            f"pass --reset to replace them with {rows:,} new rows"
+        )
+    loaders = {"sqlite": _load_sqlite}
+    try:
+        load = loaders[engine.dialect.name]
+    except KeyError:
+        raise SeedError(f"unsupported database: {engine.dialect.name}") from None
+    load(engine, generate_rows(rows, seed), progress)
+    return SeedResult(rows=rows, replaced=existing)
+
+
+def _ddl(engine: Engine) -> tuple[str, list[str]]:
+    """The table's CREATE statement and, separately, its indexes (built after the load)."""
+    create_table = str(CreateTable(stocks).compile(dialect=engine.dialect))
+    create_indexes = [str(CreateIndex(ix).compile(dialect=engine.dialect)) for ix in stocks.indexes]
+    return create_table, create_indexes
+
+
+def _load_sqlite(engine: Engine, blocks: Iterator[list[tuple]], progress: Progress) -> None:
+    create_table, create_indexes = _ddl(engine)
+    columns = ", ".join(c.name for c in stocks.columns)
+    marks = ", ".join("?" for _ in stocks.columns)
+    insert = f"INSERT INTO {stocks.name} ({columns}) VALUES ({marks})"
+    raw = engine.raw_connection()
+    try:
+        dbapi = raw.driver_connection
+        # Manual transactions: pysqlite would otherwise commit DDL on its own.
+        dbapi.isolation_level = None
+        cursor = dbapi.cursor()
+        # Helper threads sort the index builds (measured: ~0.55 s per index on 1M rows, against
+        # ~1.0 s single-threaded; a bigger cache_size keeps the sort in one thread and is slower).
+        cursor.execute(f"PRAGMA threads = {min(os.cpu_count() or 1, 8)}")
+        cursor.execute("BEGIN IMMEDIATE")
+        try:
+            cursor.execute(f"DROP TABLE IF EXISTS {stocks.name}")
+            cursor.execute(create_table)
+            written = 0
+            for block in blocks:
+                cursor.executemany(insert, block)
+                written += len(block)
+                progress(written, "inserting")
+            progress(written, "indexing")
+            for statement in create_indexes:
+                cursor.execute(statement)
+            cursor.execute("COMMIT")
+        except BaseException:
+            cursor.execute("ROLLBACK")
+            raise
+    finally:
+        raw.invalidate()  # its settings were changed for the load; do not pool it

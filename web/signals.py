@@ -1,0 +1,19 @@
+"""Signals a stream sends as it goes; nothing in the app listens to them.
+
+They are the app's observation points: the end-to-end test server holds a stream open
+after its first rows by listening to :data:`rows_sent`, and a deployment can hang
+metrics or logging on :data:`stream_ended`. Receivers run on the streaming thread, so a
+slow receiver slows the stream.
+"""
+
+from __future__ import annotations
+
+from blinker import Namespace
+
+_signals = Namespace()
+
+rows_sent = _signals.signal("rows-sent")
+"""Sent after the server took a chunk of rows; ``rows`` is the count sent so far."""
+
+stream_ended = _signals.signal("stream-ended")
+"""Sent when a stream stops; ``rows``, ``seconds`` and ``completed`` (False: client left)."""
