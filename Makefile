@@ -1,0 +1,46 @@
+# streamtable: `make run` serves the app, `make test` passes the whole suite.
+# Both set up a fresh machine themselves (virtualenv, packages, browser).
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+ROWS ?= 100000
+BIND ?= 127.0.0.1:8000
+
+.PHONY: run test lint bench browser clean
+
+## Serve the app with gunicorn, seeding the default database with $(ROWS) rows if it is empty.
+run: $(VENV)/.installed
+	$(BIN)/python seed.py --rows $(ROWS) --if-empty
+	BIND=$(BIND) exec $(BIN)/gunicorn -c gunicorn.conf.py
+
+## Run every test, the browser tests included.
+test: $(VENV)/.installed-test browser
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/pytest
+
+## Measure throughput, first-row latency and memory against baselines (prints a table).
+bench: $(VENV)/.installed-test browser
+	$(BIN)/python -m bench
+
+## Install Debian's Chromium when no Chromium is found (Playwright cannot download one here).
+browser:
+	@scripts/ensure-chromium
+
+lint: $(VENV)/.installed-test
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $@
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info

@@ -1,0 +1,130 @@
+"""A real server (gunicorn, the production settings) and Debian's Chromium.
+
+The suite starts its own server on a free loopback port, over a freshly seeded database.
+Given ``--base-url URL`` it uses that server instead, which must serve
+``tests.e2e.server:create_gated_app()`` (see the README).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine
+
+from web.seeding import seed
+
+ROOT = Path(__file__).resolve().parents[2]
+E2E_ROWS = 5_000
+STARTUP_SECONDS = 30
+
+
+def chromium_path() -> str:
+    path = (
+        os.environ.get("CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
+    )
+    if not path:
+        pytest.exit("No Chromium found: run `make test`, which installs Debian's chromium.", 2)
+    return path
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args: dict) -> dict:
+    return {
+        **browser_type_launch_args,
+        "executable_path": chromium_path(),
+        "args": ["--disable-gpu", "--disable-quic"],
+    }
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_until_serving(url: str, process: subprocess.Popen) -> None:
+    deadline = time.monotonic() + STARTUP_SECONDS
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"the test server exited with {process.returncode}")
+        try:
+            with urllib.request.urlopen(f"{url}/_test/gate", timeout=1):
+                return
+        except (urllib.error.URLError, ConnectionError):
+            time.sleep(0.05)  # polling a starting server: there is no event to wait on
+    raise RuntimeError(f"the test server did not answer within {STARTUP_SECONDS} s")
+
+
+@pytest.fixture(scope="session")
+def base_url(pytestconfig: pytest.Config, tmp_path_factory: pytest.TempPathFactory):
+    given = pytestconfig.getoption("--base-url")
+    if given:
+        yield given.rstrip("/")
+        return
+    database = tmp_path_factory.mktemp("e2e") / "stocks.db"
+    engine = create_engine(f"sqlite:///{database}")
+    seed(engine, E2E_ROWS, seed=11)
+    engine.dispose()
+    url = f"http://127.0.0.1:{free_port()}"
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{database}", "GUNICORN_ACCESSLOG": ""}
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "-c",
+            "gunicorn.conf.py",
+            "--workers",
+            "1",
+            "--bind",
+            url.removeprefix("http://"),
+            "tests.e2e.server:create_gated_app()",
+        ],
+        cwd=ROOT,
+        env=env,
+    )
+    try:
+        wait_until_serving(url, process)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+class GateClient:
+    def __init__(self, base_url: str) -> None:
+        self.base_url = base_url
+
+    def _call(self, method: str, path: str) -> dict:
+        request = urllib.request.Request(f"{self.base_url}/_test{path}", method=method)
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return json.load(response)
+
+    def hold(self) -> None:
+        self._call("POST", "/gate/hold")
+
+    def release(self) -> None:
+        self._call("POST", "/gate/release")
+
+    def waiting(self) -> int:
+        return self._call("GET", "/gate")["waiting"]
+
+    def streams(self) -> list[dict]:
+        return self._call("GET", "/streams")
+
+
+@pytest.fixture
+def gate(base_url: str):
+    client = GateClient(base_url)
+    yield client
+    client.release()
