@@ -23,3 +23,7 @@ keepalive = 5
 
 # "-" logs requests to stdout; an empty value turns the access log off.
 accesslog = os.environ.get("GUNICORN_ACCESSLOG", "-") or None
+
+# gunicorn 25+ opens a control socket at one fixed path per user, which several servers on
+# one machine (tests, benchmarks, a dev server) would fight over. Nothing here uses it.
+control_socket_disable = True

@@ -73,7 +73,7 @@ def test_page_is_one_document_with_head_rows_and_foot(client):
     assert page.rstrip().endswith("</html>")
     assert page.count("<tr><td>") == SEEDED_ROWS
     assert f'data-rows="{SEEDED_ROWS}"' in page
-    assert f"{SEEDED_ROWS:,} rows" in page
+    assert f"{SEEDED_ROWS:,} stocks" in page
 
 
 def test_rows_come_in_the_default_order(client):

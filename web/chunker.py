@@ -1,28 +1,31 @@
-"""Join rendered pieces into network-sized chunks, flushing by size and by time."""
+"""Gather the cursor's small batches into network-sized chunks, by size and by time."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from time import monotonic
+from typing import TypeVar
+
+Row = TypeVar("Row")
 
 
-def chunked(pieces: Iterable[str], max_bytes: int, max_seconds: float) -> Iterator[bytes]:
-    """Yield UTF-8 chunks of about ``max_bytes`` (counted in characters, close enough).
+def chunked(
+    batches: Iterable[Sequence[Row]], max_rows: int, max_seconds: float
+) -> Iterator[list[Row]]:
+    """Yield lists of rows: the first batch alone and at once, then ``max_rows`` at a time.
 
-    The first piece goes out alone and at once, so the first rows paint immediately. After
-    that a chunk is flushed when it is big enough, or when ``max_seconds`` passed since the
-    last flush, so a query that finds its rows slowly still shows them as they come.
+    A chunk also goes out early once ``max_seconds`` passed since the last one, so a query
+    that finds its rows slowly (a rare search term) still shows them as they come. Every
+    chunk is rendered whole (a complete row group, a complete multipart part), so chunk
+    boundaries never split markup.
     """
-    buffer: list[str] = []
-    size = 0
-    flushed_at = 0.0  # the first piece is always overdue
-    for piece in pieces:
-        buffer.append(piece)
-        size += len(piece)
-        if size >= max_bytes or monotonic() - flushed_at >= max_seconds:
-            yield "".join(buffer).encode()
-            buffer.clear()
-            size = 0
+    chunk: list[Row] = []
+    flushed_at = float("-inf")  # the first batch is always due
+    for batch in batches:
+        chunk.extend(batch)
+        if len(chunk) >= max_rows or monotonic() - flushed_at >= max_seconds:
+            yield chunk
+            chunk = []
             flushed_at = monotonic()
-    if buffer:
-        yield "".join(buffer).encode()
+    if chunk:
+        yield chunk

@@ -14,6 +14,22 @@ from sqlalchemy import BigInteger, DateTime, Double, Index, String
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+# The exchanges and sectors a stock can belong to: the filters offer exactly these.
+EXCHANGES = ("NYSE", "NASDAQ", "LSE", "XETRA", "TSE", "HKEX", "Euronext", "TSX")
+SECTORS = (
+    "Communication Services",
+    "Consumer Discretionary",
+    "Consumer Staples",
+    "Energy",
+    "Financials",
+    "Health Care",
+    "Industrials",
+    "Information Technology",
+    "Materials",
+    "Real Estate",
+    "Utilities",
+)
+
 # Whole seconds, no microseconds: the text SQLite stores is the text PostgreSQL prints.
 Timestamp = DateTime().with_variant(
     sqlite.DATETIME(

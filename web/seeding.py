@@ -17,26 +17,12 @@ import numpy as np
 from sqlalchemy import Engine, func, inspect, select
 from sqlalchemy.schema import CreateIndex, CreateTable
 
-from .models import stocks
+from .models import EXCHANGES, SECTORS, stocks
 
 BLOCK_ROWS = 10_000
 """Rows generated and inserted per step; fixed so the data depends only on (rows, seed)."""
 
-EXCHANGES = ("NYSE", "NASDAQ", "LSE", "XETRA", "TSE", "HKEX", "Euronext", "TSX")
-EXCHANGE_WEIGHTS = (26, 24, 10, 8, 10, 8, 8, 6)
-SECTORS = (
-    "Communication Services",
-    "Consumer Discretionary",
-    "Consumer Staples",
-    "Energy",
-    "Financials",
-    "Health Care",
-    "Industrials",
-    "Information Technology",
-    "Materials",
-    "Real Estate",
-    "Utilities",
-)
+EXCHANGE_WEIGHTS = (26, 24, 10, 8, 10, 8, 8, 6)  # how often seed data uses each exchange
 _PREFIXES = (
     "Acme",
     "Apex",

@@ -16,4 +16,4 @@ rows_sent = _signals.signal("rows-sent")
 """Sent after the server took a chunk of rows; ``rows`` is the count sent so far."""
 
 stream_ended = _signals.signal("stream-ended")
-"""Sent when a stream stops; ``rows``, ``seconds`` and ``completed`` (False: client left)."""
+"""Sent when a stream stops, however it stops; ``report`` is a :class:`web.streams.StreamReport`."""

@@ -1,107 +1,149 @@
-"""The stock table page: one HTML document streamed as head, row groups, foot."""
+"""Routes: the stock table page, its htmx re-stream, and its exports.
+
+A request reads top to bottom: query string -> View -> select -> streamed body. Everything a
+stream needs is read here, inside the request; the body generator runs without the request
+context and may be closed on another thread after a disconnect.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable
 from time import perf_counter
 
-from flask import Blueprint, Flask, Response, current_app, redirect, render_template, url_for
-from jinja2 import Template
-from sqlalchemy import Engine, Row, Select
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 
-from . import signals
-from .chunker import chunked
-from .db import get_engine, stream_select
-from .render import html_row_groups
-from .view import COLUMNS, View
+from . import multipart
+from .db import get_engine
+from .models import EXCHANGES, SECTORS
+from .render import csv_header, csv_rows, html_row_group, ndjson_rows
+from .streams import StreamSettings, Summary, stream
+from .view import COLUMNS, SORT_KEYS, InvalidView, View, describe
 
 bp = Blueprint("stocks", __name__)
 
-
-@dataclass(frozen=True)
-class StreamSettings:
-    first_rows: int
-    fetch_rows: int
-    group_rows: int
-    chunk_bytes: int
-    flush_seconds: float
-
-    @classmethod
-    def from_config(cls, config) -> StreamSettings:
-        return cls(
-            first_rows=config["FIRST_BATCH_ROWS"],
-            fetch_rows=config["FETCH_ROWS"],
-            group_rows=config["ROW_GROUP_ROWS"],
-            chunk_bytes=config["CHUNK_BYTES"],
-            flush_seconds=config["FLUSH_SECONDS"],
-        )
-
-
-class Tally:
-    """Counts the rows of the batches passing through it, for the page's foot."""
-
-    def __init__(self, batches: Iterable[Sequence[Row]]) -> None:
-        self.rows = 0
-        self._batches = batches
-
-    def __iter__(self) -> Iterator[Sequence[Row]]:
-        for batch in self._batches:
-            self.rows += len(batch)
-            yield batch
+ROWS_PART = {"HX-Target": "#rows", "HX-Swap": "beforeend"}
+SUMMARY_PART = {"HX-Target": "#stocks", "HX-Swap": "beforeend"}
+EXPORTS = {
+    "csv": ("text/csv; charset=utf-8; header=present", csv_rows),
+    "ndjson": ("application/x-ndjson", ndjson_rows),
+}
 
 
 def index() -> Response:
     return redirect(url_for("stocks.table"))
 
 
-@bp.get("/stocks")
-def table() -> Response:
-    started = perf_counter()
-    view = View()
-    # Everything the stream needs is read here, inside the request: the generator runs
-    # without the request context and may be closed on another thread after a disconnect.
-    body = stream_page(
+def is_htmx() -> bool:
+    return request.headers.get("HX-Request") == "true"
+
+
+@bp.errorhandler(InvalidView)
+def invalid_view(error: InvalidView):
+    if is_htmx():
+        # Show the message beside the controls and leave the table as it is.
+        fragment = render_template("stocks/_error.html", message=str(error))
+        return fragment, 400, {"HX-Retarget": "#view-error", "HX-Reswap": "innerHTML"}
+    return render_template("error.html", message=str(error)), 400
+
+
+def _streamed(view: View, started: float, **parts) -> dict:
+    """The arguments every stream of ``view`` shares."""
+    return dict(
         app=current_app._get_current_object(),
-        head=render_template("stocks/head.html", columns=COLUMNS, view=view),
-        foot=current_app.jinja_env.get_template("stocks/foot.html"),
+        path=url_for(request.endpoint, **request.view_args, **view.args()),
         engine=get_engine(),
         statement=view.statement(),
         settings=StreamSettings.from_config(current_app.config),
         started=started,
+        **parts,
     )
-    response = Response(body, content_type="text/html; charset=utf-8")
+
+
+def _template_context(view: View) -> dict:
+    return dict(
+        view=view,
+        columns=COLUMNS,
+        exchanges=EXCHANGES,
+        sectors=SECTORS,
+        view_url=url_for("stocks.table", **view.args()),
+    )
+
+
+def _closing(template_name: str, context: dict) -> Callable[[Summary, float], str]:
+    """Renders the end of a stream once its summary is known, outside the request."""
+    template = current_app.jinja_env.get_template(template_name)
+    return lambda summary, seconds: template.render(summary=summary, seconds=seconds, **context)
+
+
+def _canonical_redirect(view: View, endpoint: str, **values) -> Response | None:
+    """A plain GET form sends every field, empty or default; send the browser to the
+    short form of the same view, so the address bar holds a URL worth sharing."""
+    if is_htmx() or sorted(request.args.items(multi=True)) == sorted(view.args().items()):
+        return None
+    return redirect(url_for(endpoint, **values, **view.args()))
+
+
+@bp.get("/stocks")
+def table() -> Response:
+    started = perf_counter()
+    view = View.from_args(request.args)
+    if redirect_to := _canonical_redirect(view, "stocks.table"):
+        return redirect_to
+    context = _template_context(view)
+    if is_htmx():
+        # Part one resets the table (new header, empty rows) and updates the URL; then
+        # one part per row group; the last part appends the summary.
+        opening = multipart.part(
+            render_template("stocks/_restream.html", **context).encode(),
+            {"HX-Target": "#stocks", "HX-Swap": "innerHTML", "HX-Push-Url": context["view_url"]},
+        )
+        summary = _closing("stocks/_summary.html", context)
+        body = stream(
+            **_streamed(view, started, opening=opening),
+            render=lambda rows: multipart.part(html_row_group(rows).encode(), ROWS_PART),
+            closing=lambda *end: (
+                multipart.part(summary(*end).encode(), SUMMARY_PART) + multipart.END
+            ),
+        )
+        content_type = multipart.CONTENT_TYPE
+    else:
+        head = render_template("stocks/page_head.html", **context)
+        foot = _closing("stocks/page_foot.html", context)
+        body = stream(
+            **_streamed(view, started, opening=head.encode()),
+            render=lambda rows: html_row_group(rows).encode(),
+            closing=lambda *end: foot(*end).encode(),
+        )
+        content_type = "text/html; charset=utf-8"
+    response = Response(body, content_type=content_type)
     response.headers["X-Accel-Buffering"] = "no"  # nginx: pass the stream through
+    response.headers["Vary"] = "HX-Request"
     return response
 
 
-def stream_page(
-    app: Flask,
-    head: str,
-    foot: Template,
-    engine: Engine,
-    statement: Select,
-    settings: StreamSettings,
-    started: float,
-) -> Iterator[bytes]:
-    """Head at once, then the rows in chunks as the cursor yields them, then the foot.
-
-    The foot carries the row count and doubles as the end marker: a page without it was
-    cut short.
-    """
-    batches = stream_select(engine, statement, settings.first_rows, settings.fetch_rows)
-    tally = Tally(batches)
-    completed = False
-    try:
-        yield head.encode()
-        pieces = html_row_groups(tally, settings.group_rows)
-        for chunk in chunked(pieces, settings.chunk_bytes, settings.flush_seconds):
-            yield chunk
-            signals.rows_sent.send(app, rows=tally.rows)
-        yield foot.render(rows=tally.rows, seconds=perf_counter() - started).encode()
-        completed = True
-    finally:
-        batches.close()  # ends the query and releases the connection now, not at GC time
-        signals.stream_ended.send(
-            app, rows=tally.rows, seconds=perf_counter() - started, completed=completed
-        )
+@bp.get("/stocks.<any(csv, ndjson):fmt>")
+def export(fmt: str) -> Response:
+    started = perf_counter()
+    view = View.from_args(request.args)
+    if redirect_to := _canonical_redirect(view, "stocks.export", fmt=fmt):
+        return redirect_to
+    content_type, render_rows = EXPORTS[fmt]
+    opening = csv_header(SORT_KEYS) if fmt == "csv" else ""
+    body = stream(
+        **_streamed(view, started, opening=opening.encode()),
+        render=lambda rows: render_rows(rows).encode(),
+        closing=lambda summary, seconds: b"",
+    )
+    name = "-".join(filter(None, ["stocks", describe(view.args())]))
+    response = Response(body, content_type=content_type)
+    response.headers["Content-Disposition"] = f'attachment; filename="{name}.{fmt}"'
+    response.headers["X-Accel-Buffering"] = "no"
+    return response

@@ -19,6 +19,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 from sqlalchemy import create_engine
 
 from web.seeding import seed
@@ -26,6 +27,9 @@ from web.seeding import seed
 ROOT = Path(__file__).resolve().parents[2]
 E2E_ROWS = 5_000
 STARTUP_SECONDS = 30
+
+# Assertions wait for their condition; 15 s leaves room for a loaded 2-core CI machine.
+expect.set_options(timeout=15_000)
 
 
 def chromium_path() -> str:
@@ -119,8 +123,27 @@ class GateClient:
     def waiting(self) -> int:
         return self._call("GET", "/gate")["waiting"]
 
+    def wait_until_waiting(self, count: int, timeout: float = 10.0) -> None:
+        """Until ``count`` streams are held open at the gate (the server says so)."""
+        deadline = time.monotonic() + timeout
+        while (waiting := self.waiting()) != count:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{waiting} streams held at the gate, expected {count}")
+            time.sleep(0.02)  # polling the server's state: there is no event to wait on
+
     def streams(self) -> list[dict]:
         return self._call("GET", "/streams")
+
+    def wait_for_outcomes(self, expected: dict[str, str], timeout: float = 15.0) -> dict:
+        """Until the server has ended each stream in ``expected`` (path -> outcome) so."""
+        deadline = time.monotonic() + timeout
+        while True:
+            seen = {stream["path"]: stream["outcome"] for stream in self.streams()}
+            if all(seen.get(path) == outcome for path, outcome in expected.items()):
+                return seen
+            if time.monotonic() > deadline:
+                raise AssertionError(f"expected stream outcomes {expected}, server saw {seen}")
+            time.sleep(0.05)  # polling the server's state: there is no event to wait on
 
 
 @pytest.fixture

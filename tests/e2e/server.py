@@ -5,7 +5,8 @@ Only this module adds them; the production factory (`web:create_app()`) never do
 - A gate: after ``POST /_test/gate/hold`` every stream stops right after its first chunk of
   rows until ``POST /_test/gate/release``, so a test can look at a page whose stream is
   provably still open. ``GET /_test/gate`` says how many streams are waiting.
-- A log of ended streams (``GET /_test/streams``): rows sent and whether each completed.
+- A log of ended streams (``GET /_test/streams``): path, rows, and whether each completed
+  or was aborted by the client.
 
 Serve it with the production server settings, one worker so the gate is shared:
 
@@ -15,6 +16,7 @@ Serve it with the production server settings, one worker so the gate is shared:
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 
 from flask import Blueprint, Flask, jsonify
@@ -50,9 +52,9 @@ class Gate:
             with self._lock:
                 self.waiting -= 1
 
-    def on_stream_ended(self, sender: Flask, **stream) -> None:
+    def on_stream_ended(self, sender: Flask, report) -> None:
         with self._lock:
-            self.ended.append(stream)
+            self.ended.append(dataclasses.asdict(report))
 
     def blueprint(self) -> Blueprint:
         bp = Blueprint("test_gate", __name__, url_prefix="/_test")

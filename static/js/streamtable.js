@@ -1,0 +1,89 @@
+// streamtable: make the controls live while the page is still streaming.
+//
+// Loaded (not deferred) right after the controls and the table header. htmx by itself
+// wires up the page at DOMContentLoaded, which a long table delays by tens of seconds;
+// until then the controls would be plain links and a plain form.
+(() => {
+  "use strict";
+
+  const form = document.getElementById("view");
+  const progress = document.getElementById("progress");
+  let streaming = null; // the htmx request whose rows are arriving, if any
+  let ticker = null;
+
+  htmx.process(form);
+
+  // --- busy state and progress -------------------------------------------------------
+
+  const counted = { rows: null, groups: 0, total: 0 };
+
+  // Rows in the table so far. Finished groups are counted once; only the group still
+  // filling is counted on every tick, so a million rows cost no more than a thousand.
+  function rowsSoFar() {
+    const rows = document.getElementById("rows");
+    if (!rows) return 0;
+    if (counted.rows !== rows) Object.assign(counted, { rows, groups: 0, total: 0 });
+    const groups = rows.children;
+    while (counted.groups < groups.length - 1) {
+      counted.total += groups[counted.groups].getElementsByTagName("tr").length;
+      counted.groups += 1;
+    }
+    const last = groups[groups.length - 1];
+    return counted.total + (last ? last.getElementsByTagName("tr").length : 0);
+  }
+
+  function showProgress() {
+    progress.value = `${rowsSoFar().toLocaleString("en")} rows so far`;
+  }
+
+  function setBusy(busy) {
+    document.getElementById("stocks")?.setAttribute("aria-busy", String(busy));
+    document.body.classList.toggle("is-streaming", busy);
+    clearInterval(ticker);
+    if (busy) {
+      showProgress();
+      ticker = setInterval(showProgress, 250);
+    } else {
+      progress.value = "";
+    }
+  }
+
+  // --- the initial page load ---------------------------------------------------------
+
+  setBusy(true);
+  document.addEventListener("DOMContentLoaded", () => {
+    if (!streaming) setBusy(false);
+  });
+
+  // --- htmx re-streams -----------------------------------------------------------------
+
+  form.addEventListener("htmx:before:request", (event) => {
+    if (document.readyState === "loading") {
+      // The page itself is still arriving: stop that download (the server sees the
+      // client leave and ends its query), or its rows would keep landing in the new table.
+      window.stop();
+      htmx.initialize(); // DOMContentLoaded will not come now; set up history as it would
+    }
+    streaming = event.detail.ctx;
+    setBusy(true);
+  });
+
+  form.addEventListener("htmx:finally:request", (event) => {
+    if (event.detail.ctx !== streaming) return; // a request that a newer one replaced
+    streaming = null;
+    setBusy(false);
+  });
+
+  // Sort links work as plain links without JavaScript. With it, a click submits the form
+  // instead: the request then carries the search and filters as typed, and it comes from
+  // the form, which outlives the table header that the new stream replaces.
+  document.addEventListener("click", (event) => {
+    const link = event.target.closest?.("a[data-sort]");
+    const modified = event.ctrlKey || event.metaKey || event.shiftKey || event.altKey;
+    if (!link || event.button !== 0 || modified) return;
+    event.preventDefault();
+    form.elements.sort.value = link.dataset.sort;
+    form.elements.dir.value = link.dataset.dir;
+    form.requestSubmit();
+  });
+})();

@@ -1,0 +1,105 @@
+"""CSV and NDJSON exports of the current view, streamed with the same machinery."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import datetime
+
+from sqlalchemy import insert
+
+from web.db import get_engine
+from web.models import stocks
+
+from .conftest import SEEDED_ROWS
+
+
+def add_stock(app, **values):
+    row = dict(
+        id=900_000,
+        symbol="ZZZZ",
+        name="x",
+        exchange="NYSE",
+        sector="Energy",
+        price=1.5,
+        change_pct=-2.25,
+        volume=10,
+        market_cap=20,
+        updated_at=datetime(2026, 1, 2, 3, 4, 5),
+    )
+    row.update(values)
+    with get_engine(app).begin() as conn:
+        conn.execute(insert(stocks), [row])
+
+
+def test_csv_is_rfc4180_with_a_header_and_every_row(client):
+    response = client.get("/stocks.csv")
+    assert response.headers["Content-Type"] == "text/csv; charset=utf-8; header=present"
+    assert response.headers["Content-Disposition"] == 'attachment; filename="stocks.csv"'
+    text = response.get_data(as_text=True)
+    lines = text.split("\r\n")
+    assert lines[0] == ("symbol,name,exchange,sector,price,change_pct,volume,market_cap,updated_at")
+    assert lines[-1] == "" and "\n" not in text.replace("\r\n", "")
+    records = list(csv.reader(io.StringIO(text)))
+    assert len(records) == SEEDED_ROWS + 1
+    assert [r[0] for r in records[1:]] == sorted(r[0] for r in records[1:])
+
+
+def test_csv_quotes_where_needed_and_defuses_formulas(app, client):
+    add_stock(app, id=900_001, symbol="ZQ91", name='=HYPERLINK("http://x", "a, b")')
+    add_stock(app, id=900_002, symbol="ZQ92", name="@SUM(A1)", sector="Energy")
+    add_stock(app, id=900_003, symbol="ZQ93", name="-1+2", exchange="TSX")
+    records = list(csv.reader(io.StringIO(client.get("/stocks.csv?q=zq9").get_data(as_text=True))))
+    names = {record[0]: record[1] for record in records[1:]}
+    assert names == {
+        "ZQ91": '\'=HYPERLINK("http://x", "a, b")',
+        "ZQ92": "'@SUM(A1)",
+        "ZQ93": "'-1+2",
+    }
+    change = {record[0]: record[5] for record in records[1:]}
+    assert change["ZQ91"] == "-2.25", "numbers stay numbers"
+
+
+def test_ndjson_has_one_typed_object_per_line(app, client):
+    add_stock(app, name='Q "uote" & <tag>\n')
+    response = client.get("/stocks.ndjson?sort=price&dir=desc&q=ZZZZ")
+    assert response.headers["Content-Type"] == "application/x-ndjson"
+    assert response.headers["Content-Disposition"] == (
+        'attachment; filename="stocks-sort-price-dir-desc-q-zzzz.ndjson"'
+    )
+    [record] = [json.loads(line) for line in response.get_data(as_text=True).splitlines()]
+    assert record == {
+        "symbol": "ZZZZ",
+        "name": 'Q "uote" & <tag>\n',
+        "exchange": "NYSE",
+        "sector": "Energy",
+        "price": 1.5,
+        "change_pct": -2.25,
+        "volume": 10,
+        "market_cap": 20,
+        "updated_at": "2026-01-02T03:04:05Z",
+    }
+
+
+def test_exports_follow_the_view(client):
+    everything = client.get("/stocks.ndjson").get_data(as_text=True).splitlines()
+    energy = client.get("/stocks.ndjson?sector=Energy").get_data(as_text=True).splitlines()
+    assert len(everything) == SEEDED_ROWS
+    assert 0 < len(energy) < SEEDED_ROWS
+    assert all(json.loads(line)["sector"] == "Energy" for line in energy)
+
+
+def test_exports_stream_in_chunks_and_release_the_connection(app, client):
+    response = client.get("/stocks.csv", buffered=False)
+    chunks = iter(response.response)
+    next(chunks)
+    next(chunks)
+    assert get_engine(app).pool.checkedout() == 1
+    response.close()
+    assert get_engine(app).pool.checkedout() == 0
+
+
+def test_download_names_are_safe(client):
+    response = client.get('/stocks.csv?q=a"b/../c')
+    assert response.headers["Content-Disposition"] == ('attachment; filename="stocks-q-a-b-c.csv"')

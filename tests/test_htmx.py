@@ -1,0 +1,70 @@
+"""The htmx re-stream: multipart/mixed parts that htmx swaps as each one completes."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import re
+
+from web import multipart
+
+from .conftest import SEEDED_ROWS
+
+HTMX = {"HX-Request": "true"}
+
+
+def parse_parts(body: bytes, content_type: str) -> list:
+    """Parse with the standard library's MIME parser, as an independent check."""
+    message = email.message_from_bytes(
+        f"Content-Type: {content_type}\r\n\r\n".encode() + body, policy=email.policy.HTTP
+    )
+    assert message.is_multipart()
+    return list(message.iter_parts())
+
+
+def test_restream_is_multipart_with_one_part_per_row_group(client):
+    response = client.get("/stocks?sort=price&dir=desc&sector=&q=", headers=HTMX)
+    assert response.status_code == 200
+    assert response.headers["Content-Type"] == multipart.CONTENT_TYPE
+    assert response.headers["Vary"] == "HX-Request"
+    parts = parse_parts(response.get_data(), response.headers["Content-Type"])
+
+    reset, *groups, summary = parts
+    # Part one: a fresh header and an empty table, and the canonical URL to show.
+    assert reset["HX-Target"] == "#stocks" and reset["HX-Swap"] == "innerHTML"
+    assert reset["HX-Push-Url"] == "/stocks?sort=price&dir=desc"
+    head = reset.get_payload(decode=True).decode()
+    assert '<div id="rows"></div>' in head and 'aria-sort="descending"' in head
+    assert 'id="exports" class="exports" aria-label="Download this view" hx-swap-oob="true"' in head
+
+    assert all(g["HX-Target"] == "#rows" and g["HX-Swap"] == "beforeend" for g in groups)
+    html = "".join(g.get_payload(decode=True).decode() for g in groups)
+    assert html.count("<tr>") == SEEDED_ROWS
+    assert all(g.get_payload(decode=True).decode().startswith('<div class="g">') for g in groups)
+    prices = [
+        float(p.replace(",", ""))
+        for p in re.findall(r"<td>[^<]*<td>[^<]*<td>[^<]*<td>[^<]*<td>([^<]*)", html)
+    ]
+    assert prices == sorted(prices, reverse=True)
+
+    assert summary["HX-Target"] == "#stocks" and summary["HX-Swap"] == "beforeend"
+    assert f'data-rows="{SEEDED_ROWS}"' in summary.get_payload(decode=True).decode()
+
+
+def test_every_part_declares_its_exact_length(client):
+    body = client.get("/stocks", headers=HTMX).get_data()
+    for match in re.finditer(rb"Content-Length: (\d+)\r\n\r\n", body):
+        end = match.end() + int(match[1])
+        assert (
+            body[end : end + 4 + len(multipart.BOUNDARY)] == f"\r\n--{multipart.BOUNDARY}".encode()
+        )
+    assert body.endswith(multipart.END)
+
+
+def test_parts_are_sent_as_they_are_ready(client):
+    response = client.get("/stocks", headers=HTMX, buffered=False)
+    chunks = iter(response.response)
+    assert b"HX-Push-Url" in next(chunks)  # the reset goes out before the query runs
+    first_rows = next(chunks)
+    assert first_rows.count(b"<tr>") == 50
+    response.close()
