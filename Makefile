@@ -1,5 +1,5 @@
 # streamtable: `make run` serves the app, `make test` passes the whole suite.
-# Both set up a fresh machine themselves (virtualenv, packages, browser).
+# Both set up a fresh machine themselves (virtualenv, Python and Debian packages).
 
 PYTHON ?= python3
 VENV ?= .venv
@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 ROWS ?= 100000
 BIND ?= 127.0.0.1:8000
 
-.PHONY: run test lint bench browser clean
+.PHONY: run test lint bench system-packages clean
 
 ## Serve the app with gunicorn, seeding the default database with $(ROWS) rows if it is empty.
 run: $(VENV)/.installed
@@ -15,18 +15,18 @@ run: $(VENV)/.installed
 	BIND=$(BIND) exec $(BIN)/gunicorn -c gunicorn.conf.py
 
 ## Run every test, the browser tests included.
-test: $(VENV)/.installed-test browser
+test: $(VENV)/.installed-test system-packages
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest
 
 ## Measure throughput, first-row latency and memory against baselines (prints a table).
-bench: $(VENV)/.installed-test browser
+bench: $(VENV)/.installed-test system-packages
 	$(BIN)/python -m bench
 
-## Install Debian's Chromium when no Chromium is found (Playwright cannot download one here).
-browser:
-	@scripts/ensure-chromium
+## Install the Debian packages the tests drive (chromium, postgresql, nginx) if missing.
+system-packages:
+	@scripts/ensure-system-packages
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .
