@@ -26,7 +26,7 @@ def test_restream_is_multipart_with_one_part_per_row_group(client):
     response = client.get("/stocks?sort=price&dir=desc&sector=&q=", headers=HTMX)
     assert response.status_code == 200
     assert response.headers["Content-Type"] == multipart.CONTENT_TYPE
-    assert response.headers["Vary"] == "HX-Request"
+    assert "HX-Request" in response.vary
     parts = parse_parts(response.get_data(), response.headers["Content-Type"])
 
     reset, *groups, summary = parts

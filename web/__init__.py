@@ -6,7 +6,7 @@ from typing import Any
 
 from flask import Flask
 
-from . import db
+from . import compression, db
 from .config import Config
 
 
@@ -23,6 +23,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         app.config.update(test_config)
 
     db.init_app(app)
+    compression.init_app(app)
 
     from . import stocks
 

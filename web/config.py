@@ -24,3 +24,6 @@ class Config:
     # A smaller chunk goes out once this many seconds passed since the last one, so a
     # query that finds its rows slowly still shows them as they come.
     FLUSH_SECONDS = 0.25
+    # Encodings offered for streamed responses, best first. STREAMTABLE_COMPRESSION=[] turns
+    # compression off (e.g. when a proxy in front compresses). Figures: web/compression.py.
+    COMPRESSION = ("zstd", "br", "gzip")

@@ -125,7 +125,7 @@ def table() -> Response:
         content_type = "text/html; charset=utf-8"
     response = Response(body, content_type=content_type)
     response.headers["X-Accel-Buffering"] = "no"  # nginx: pass the stream through
-    response.headers["Vary"] = "HX-Request"
+    response.vary.add("HX-Request")
     return response
 
 

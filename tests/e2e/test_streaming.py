@@ -13,7 +13,9 @@ pytestmark = pytest.mark.e2e
 def test_first_rows_visible_before_the_stream_completes(page: Page, gate):
     gate.hold()
     # "commit": the load event would wait for the end of the stream, which the gate holds.
-    page.goto("/stocks", wait_until="commit")
+    response = page.goto("/stocks", wait_until="commit")
+    # Compressed, and still streaming: every chunk is flushed through the compressor.
+    assert response.headers["content-encoding"] == "zstd"
     expect(page.locator(".g tr").first).to_be_visible()
     gate.wait_until_waiting(1)  # the server is provably still holding the stream open
     expect(page.locator("#stream-end")).to_have_count(0)
