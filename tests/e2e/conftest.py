@@ -64,7 +64,8 @@ def wait_until_serving(url: str, process: subprocess.Popen) -> None:
         try:
             with urllib.request.urlopen(f"{url}/_test/gate", timeout=1):
                 return
-        except (urllib.error.URLError, ConnectionError):
+        # TimeoutError: the port already accepts while the worker still boots (a loaded machine).
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
             time.sleep(0.05)  # polling a starting server: there is no event to wait on
     raise RuntimeError(f"the test server did not answer within {STARTUP_SECONDS} s")
 
