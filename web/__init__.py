@@ -6,7 +6,7 @@ from typing import Any
 
 from flask import Flask
 
-from . import compression, db
+from . import compression, db, security
 from .config import Config
 
 
@@ -24,6 +24,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     db.init_app(app)
     compression.init_app(app)
+    security.init_app(app)
 
     from . import stocks
 
