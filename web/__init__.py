@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from flask import Flask
 
-from . import compression, db, security
+from . import compression, db, security, signals, streams
 from .config import Config
 
 
@@ -25,6 +26,11 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     db.init_app(app)
     compression.init_app(app)
     security.init_app(app)
+
+    # One log line per stream, through Flask's logger (stderr unless logging is configured).
+    if app.logger.level == logging.NOTSET:
+        app.logger.setLevel(app.config["LOG_LEVEL"])
+    signals.stream_ended.connect(streams.log_report, sender=app, weak=False)
 
     from . import stocks
 

@@ -24,6 +24,11 @@ class Config:
     # A smaller chunk goes out once this many seconds passed since the last one, so a
     # query that finds its rows slowly still shows them as they come.
     FLUSH_SECONDS = 0.25
+    # Level of the app's log; at INFO every stream logs one JSON line (see web/streams.py).
+    LOG_LEVEL = "INFO"
+    # The most rows one response streams; a view with more ends with a note saying so.
+    # Chromium needs ~40 s and ~3 GB for a million rows, so more is rarely useful on a page.
+    MAX_ROWS = 2_000_000
     # Encodings offered for streamed responses, best first. STREAMTABLE_COMPRESSION=[] turns
     # compression off (e.g. when a proxy in front compresses). Figures: web/compression.py.
     COMPRESSION = ("zstd", "br", "gzip")

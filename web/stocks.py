@@ -8,6 +8,7 @@ context and may be closed on another thread after a disconnect.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from time import perf_counter
 
 from flask import (
@@ -24,7 +25,7 @@ from . import multipart
 from .db import get_engine
 from .models import EXCHANGES, SECTORS
 from .render import csv_header, csv_rows, html_row_group, ndjson_rows
-from .streams import StreamSettings, Summary, stream
+from .streams import Ending, StreamSettings, stream
 from .view import COLUMNS, SORT_KEYS, InvalidView, View, describe
 
 bp = Blueprint("stocks", __name__)
@@ -54,16 +55,16 @@ def invalid_view(error: InvalidView):
     return render_template("error.html", message=str(error)), 400
 
 
-def _streamed(view: View, started: float, **parts) -> dict:
-    """The arguments every stream of ``view`` shares."""
+def _streamed(view: View, started: float, opening: bytes, **settings) -> dict:
+    """The arguments every stream of ``view`` shares; ``settings`` override the config's."""
     return dict(
         app=current_app._get_current_object(),
         path=url_for(request.endpoint, **request.view_args, **view.args()),
         engine=get_engine(),
         statement=view.statement(),
-        settings=StreamSettings.from_config(current_app.config),
+        settings=replace(StreamSettings.from_config(current_app.config), **settings),
         started=started,
-        **parts,
+        opening=opening,
     )
 
 
@@ -77,10 +78,10 @@ def _template_context(view: View) -> dict:
     )
 
 
-def _closing(template_name: str, context: dict) -> Callable[[Summary, float], str]:
+def _closing(template_name: str, context: dict) -> Callable[[Ending], str]:
     """Renders the end of a stream once its summary is known, outside the request."""
     template = current_app.jinja_env.get_template(template_name)
-    return lambda summary, seconds: template.render(summary=summary, seconds=seconds, **context)
+    return lambda end: template.render(end=end, **context)
 
 
 def _canonical_redirect(view: View, endpoint: str, **values) -> Response | None:
@@ -105,13 +106,20 @@ def table() -> Response:
             render_template("stocks/_restream.html", **context).encode(),
             {"HX-Target": "#stocks", "HX-Swap": "innerHTML", "HX-Push-Url": context["view_url"]},
         )
-        summary = _closing("stocks/_summary.html", context)
+        notice, summary = (
+            _closing("stocks/_notice.html", context),
+            _closing("stocks/_summary.html", context),
+        )
+
+        def closing(end: Ending) -> bytes:
+            parts = [multipart.part(notice(end).encode(), ROWS_PART)] if end.notice else []
+            parts += [multipart.part(summary(end).encode(), SUMMARY_PART), multipart.END]
+            return b"".join(parts)
+
         body = stream(
             **_streamed(view, started, opening=opening),
             render=lambda rows: multipart.part(html_row_group(rows).encode(), ROWS_PART),
-            closing=lambda *end: (
-                multipart.part(summary(*end).encode(), SUMMARY_PART) + multipart.END
-            ),
+            closing=closing,
         )
         content_type = multipart.CONTENT_TYPE
     else:
@@ -120,7 +128,7 @@ def table() -> Response:
         body = stream(
             **_streamed(view, started, opening=head.encode()),
             render=lambda rows: html_row_group(rows).encode(),
-            closing=lambda *end: foot(*end).encode(),
+            closing=lambda end: foot(end).encode(),
         )
         content_type = "text/html; charset=utf-8"
     response = Response(body, content_type=content_type)
@@ -138,9 +146,11 @@ def export(fmt: str) -> Response:
     content_type, render_rows = EXPORTS[fmt]
     opening = csv_header(SORT_KEYS) if fmt == "csv" else ""
     body = stream(
-        **_streamed(view, started, opening=opening.encode()),
+        # Not limited to MAX_ROWS (like Datasette's streamed CSV): no browser renders these.
+        **_streamed(view, started, opening=opening.encode(), max_rows=None),
         render=lambda rows: render_rows(rows).encode(),
-        closing=lambda summary, seconds: b"",
+        closing=lambda end: b"",
+        end_cleanly_on_failure=False,  # a CSV has no place for a note: cut the transfer
     )
     name = "-".join(filter(None, ["stocks", describe(view.args())]))
     response = Response(body, content_type=content_type)
