@@ -1,0 +1,176 @@
+"""The goals the figures are held to, each judged PASS, FAIL or SKIP with the measured value.
+
+A target whose measurement did not run at the size it is defined for is SKIP, never PASS:
+a smoke run at 20k rows says nothing about a million.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+MILLION = 1_000_000
+SEED_SECONDS = 10.0
+FLOOR_RATIO = 0.8
+SORT_FIRST_ROW_MS = 15.0
+MEMORY_GROWTH_MB = 5.0
+CONCURRENT_PEAK_MB = 150.0
+BROWSER_100K_SECONDS = 3.0
+BROWSER_PSS_GB = 0.6
+BROWSER_P95_MS = 300.0
+BROWSER_1M_SECONDS = 40.0
+
+
+def _target(name: str, goal: str, measured: str, ok: bool | None) -> dict[str, str]:
+    status = "SKIP" if ok is None else "PASS" if ok else "FAIL"
+    return {"name": name, "goal": goal, "measured": measured, "status": status}
+
+
+def _seed(report: dict[str, Any]) -> dict[str, str]:
+    seed = report.get("seed") or {}
+    goal = f"<= {SEED_SECONDS:g} s"
+    if "seconds" not in seed:
+        return _target("seed.py 1M rows", goal, seed.get("error", "not measured"), None)
+    measured = f"{seed['seconds']:.1f} s wall ({seed['rows']:,} rows)"
+    ok = seed["seconds"] <= SEED_SECONDS if seed["rows"] == MILLION else None
+    return _target("seed.py 1M rows", goal, measured, ok)
+
+
+def _ratios(report: dict[str, Any]) -> list[dict[str, str]]:
+    found = []
+    for row in report.get("throughput", []):
+        if row["variant"] == "streamtable" and row.get("ratio_vs_floor") is not None:
+            ratio = row["ratio_vs_floor"]
+            found.append(
+                _target(
+                    f"rows/s vs floor @ {row['rows_expected']:,}",
+                    f">= {FLOOR_RATIO:g}",
+                    f"{ratio:.2f}",
+                    ratio >= FLOOR_RATIO,
+                )
+            )
+    return found
+
+
+def _sorts(report: dict[str, Any]) -> dict[str, str]:
+    sorts = report.get("sort_orders") or {}
+    goal = f"<= {SORT_FIRST_ROW_MS:g} ms each"
+    name = "first row, every sort order"
+    results = sorts.get("results") or []
+    if not results:
+        return _target(name, goal, sorts.get("error", "not measured"), None)
+    timed = [r for r in results if r.get("order_ok")]
+    missing = len(results) - len(timed)
+    if not timed:
+        return _target(name, goal, f"n/a: {missing} of {len(results)} orders not supported", None)
+    worst = max(timed, key=lambda r: r["first_row_ms"])
+    slow = [f"{r['key']} {r['dir']}" for r in timed if r["first_row_ms"] > SORT_FIRST_ROW_MS]
+    measured = f"max {worst['first_row_ms']:.1f} ms ({worst['key']} {worst['dir']})"
+    if slow:
+        measured += f"; over: {', '.join(slow)}"
+    if missing:
+        measured += f"; {missing} of {len(results)} n/a or ignored"
+    ok = not slow if sorts["rows"] >= MILLION else None
+    return _target(f"{name} @ {sorts['rows']:,}", goal, measured, ok)
+
+
+def _memory(report: dict[str, Any]) -> dict[str, str]:
+    memory = report.get("memory") or {}
+    goal = f"grows <= {MEMORY_GROWTH_MB:g} MB"
+    if memory.get("growth_mb") is None:
+        return _target("worker peak 10k -> 1M", goal, "not measured", None)
+    measured = (
+        f"{memory['small_peak_mb']} -> {memory['large_peak_mb']} MB "
+        f"({memory['growth_mb']:+.1f} MB, {memory['small_rows']:,} -> {memory['large_rows']:,})"
+    )
+    if memory.get("anon_growth_mb") is not None:
+        measured += f"; heap alone {memory['anon_growth_mb']:+.1f} MB"
+    ok = memory["growth_mb"] <= MEMORY_GROWTH_MB if memory["large_rows"] >= MILLION else None
+    return _target("worker peak 10k -> 1M", goal, measured, ok)
+
+
+def _concurrency(report: dict[str, Any]) -> list[dict[str, str]]:
+    section = report.get("concurrency") or {}
+    if "streams" not in section:
+        note = section.get("error") or section.get("note") or "not measured"
+        return [_target("concurrent streams", "all complete, peak < 150 MB", note, None)]
+    at_size = section["rows"] >= MILLION or None
+    name = f"{section['streams']} streams of {section['rows']:,}"
+    return [
+        _target(
+            f"{name}: complete",
+            "all complete",
+            f"{section['completed']}/{section['streams']} in {section['wall_s']} s",
+            section["all_complete"] if at_size else None,
+        ),
+        _target(
+            f"{name}: worker peak",
+            f"< {CONCURRENT_PEAK_MB:g} MB",
+            f"{section['peak_mb']} MB (heap alone {section.get('peak_anon_mb')} MB)",
+            (section["peak_mb"] or 0) < CONCURRENT_PEAK_MB if at_size else None,
+        ),
+    ]
+
+
+def _browser(report: dict[str, Any]) -> list[dict[str, str]]:
+    runs = {run["rows"]: run for run in report.get("browser") or [] if "rows" in run}
+    small = runs.get(100_000)
+    large = runs.get(MILLION)
+    found = []
+    if small is None:
+        found.append(_target("browser 100k", "load <= 3 s, PSS <= 0.6 GB", "not measured", None))
+    else:
+        footer = small.get("footer_s")
+        found.append(
+            _target(
+                "browser 100k: footer",
+                f"<= {BROWSER_100K_SECONDS:g} s",
+                f"{footer} s" if footer is not None else "not reached",
+                footer is not None and footer <= BROWSER_100K_SECONDS,
+            )
+        )
+        pss_gb = small["peak_pss_mb"] / 1024
+        found.append(
+            _target(
+                "browser 100k: peak PSS",
+                f"<= {BROWSER_PSS_GB:g} GB",
+                f"{pss_gb:.2f} GB",
+                pss_gb <= BROWSER_PSS_GB and small["memory_samples"] > 0,
+            )
+        )
+        p95 = small["evaluate"]["p95_ms"]
+        found.append(
+            _target(
+                "browser 100k: evaluate p95",
+                f"<= {BROWSER_P95_MS:g} ms",
+                f"{p95} ms ({small['evaluate']['count']} calls)",
+                p95 is not None and p95 <= BROWSER_P95_MS,
+            )
+        )
+    if large is None:
+        found.append(_target("browser 1M", "footer <= 40 s, no crash", "not measured", None))
+    else:
+        footer = large.get("footer_s")
+        measured = f"{footer} s" if footer is not None else f"not reached in {large['cap_s']:g} s"
+        if large["crashed"]:
+            measured += ", CRASHED"
+        found.append(
+            _target(
+                "browser 1M: footer, no crash",
+                f"<= {BROWSER_1M_SECONDS:g} s",
+                measured,
+                footer is not None and footer <= BROWSER_1M_SECONDS and not large["crashed"],
+            )
+        )
+    return found
+
+
+def evaluate(report: dict[str, Any]) -> list[dict[str, str]]:
+    """Every target, in the order the report prints them."""
+    return [
+        _seed(report),
+        *_ratios(report),
+        _sorts(report),
+        _memory(report),
+        *_concurrency(report),
+        *_browser(report),
+    ]

@@ -1,0 +1,79 @@
+"""The bench's machinery at a tiny scale: it runs, writes its JSON, and every row arrives.
+
+Timing is the bench's business, not the tests': nothing here asserts on speed.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+ROWS = 2_000
+
+
+def test_quick_bench_writes_every_section_and_every_row(tmp_path: Path):
+    out = tmp_path / "results"
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bench",
+            "--quick",
+            "--sizes",
+            str(ROWS),
+            "--skip-browser",
+            "--streams",
+            "4",
+            "--out",
+            str(out),
+            "--data-dir",
+            str(tmp_path / "data"),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "Targets" in done.stdout
+
+    report = json.loads((out / "latest.json").read_text())
+    assert len(list(out.glob("bench-*.json"))) == 1
+    for key in (
+        "date",
+        "machine",
+        "options",
+        "seed",
+        "data",
+        "throughput",
+        "sort_orders",
+        "memory",
+        "concurrency",
+        "compression",
+        "browser",
+        "targets",
+    ):
+        assert key in report, key
+    for key in ("cpu", "cores", "ram_gb", "python", "sqlite", "chromium"):
+        assert key in report["machine"], key
+    assert report["seed"]["rows"] == ROWS
+
+    by_variant = {row["variant"]: row for row in report["throughput"]}
+    assert set(by_variant) == {"streamtable", "floor", "classic", "buffered"}
+    for name in ("streamtable", "floor"):
+        row = by_variant[name]
+        log = (out / "logs" / f"{name}-{ROWS}.log").read_text()[-2000:]
+        assert row["status"] == 200, log
+        assert row["complete"], f"{row['error']}; server log:\n{log}"
+        assert row["rows"] == row["footer_rows"] == ROWS, row
+        for figure in ("ttfb_ms", "first_row_ms", "total_s", "rows_per_s", "mb_per_s", "peak_mb"):
+            assert row[figure] is not None, figure
+    assert by_variant["streamtable"]["ratio_vs_floor"] is not None
+
+    assert report["concurrency"]["completed"] == 4
+    assert len(report["sort_orders"]["results"]) == 18
+    assert {target["status"] for target in report["targets"]} <= {"PASS", "FAIL", "SKIP"}
