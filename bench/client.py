@@ -16,6 +16,10 @@ from dataclasses import asdict, dataclass, field
 from time import perf_counter
 from typing import Any, Protocol
 
+import brotli
+
+from web.compression import zstd
+
 ROW_MARK = b"<tr><td>"
 END_MARK = b'id="stream-end"'
 RECV_BYTES = 256 * 1024
@@ -34,22 +38,14 @@ class Decoder(Protocol):
 
 class _Brotli:
     def __init__(self) -> None:
-        import brotli
-
         self._inner = brotli.Decompressor()
 
     def decompress(self, data: bytes) -> bytes:
         return self._inner.process(data)
 
 
-class _Zstd:
-    def __init__(self) -> None:
-        import zstandard
-
-        self._inner = zstandard.ZstdDecompressor().decompressobj()
-
-    def decompress(self, data: bytes) -> bytes:
-        return self._inner.decompress(data)
+def _zstd() -> Decoder:
+    return zstd.ZstdDecompressor()
 
 
 class _Deflate:
@@ -68,24 +64,17 @@ class _Deflate:
         return self._inner.decompress(data)
 
 
-def _importable(module: str) -> bool:
-    try:
-        __import__(module)
-    except ImportError:
-        return False
-    return True
-
-
 def _gzip() -> Decoder:
     return zlib.decompressobj(wbits=zlib.MAX_WBITS | 16)
 
 
-DECODERS: dict[str, Callable[[], Decoder]] = {"gzip": _gzip, "deflate": _Deflate}
-"""Content-Encodings this client can decode: brotli and zstd only when their module is here."""
-if _importable("brotli"):
-    DECODERS["br"] = _Brotli
-if _importable("zstandard"):
-    DECODERS["zstd"] = _Zstd
+DECODERS: dict[str, Callable[[], Decoder]] = {
+    "gzip": _gzip,
+    "deflate": _Deflate,
+    "br": _Brotli,
+    "zstd": _zstd,
+}
+"""Content-Encodings this client can decode (the app's own dependencies bring br and zstd)."""
 
 
 def make_decoder(encoding: str) -> Decoder | None:

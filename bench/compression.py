@@ -39,7 +39,7 @@ def measure(server: Server, rows: int) -> dict[str, Any]:
         section["notes"].append("not enabled: no Content-Encoding in the response")
         return section
     if encoding not in DECODERS:
-        # Ask again with only what this client can decode (brotli/zstandard not installed).
+        # An encoding this client does not know: ask again with those it can decode.
         section["notes"].append(f"skipped {encoding}: no module to decode it here")
         accept = ", ".join(sorted(DECODERS))
     compressed = fetch(
