@@ -1,4 +1,9 @@
-"""The database engine and the one way rows leave it: :func:`stream_select`."""
+"""The database engine and the one way rows leave it: :func:`stream_select`.
+
+SQLite (a file in the instance folder) is the default; ``DATABASE_URL=postgresql+psycopg://``
+selects PostgreSQL, where ``stream_select`` reads through a named (server-side) cursor.
+docs/postgresql.md says how to set it up and which server-side limits to add.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +12,20 @@ from pathlib import Path
 
 from flask import Flask, current_app
 from sqlalchemy import Engine, Executable, Row, create_engine, event
+from sqlalchemy.engine import make_url
 
 EXTENSION_KEY = "streamtable.engine"
+
+POSTGRESQL_OPTIONS = {
+    # Between two FETCHes a stream is "idle in transaction" while its client reads. A
+    # session that stays so this long has a stalled client or a leaked connection: the
+    # server ends it, freeing its snapshot (which holds back vacuum) and its slot.
+    "idle_in_transaction_session_timeout": "60s",
+    # The view casts updated_at to text; ISO is what SQLite stores ('2026-11-20 16:00:00').
+    "DateStyle": "ISO",
+}
+"""Settings sent when connecting to PostgreSQL. ``options`` given in the URL come after
+these, so they win: ``?options=-c%20idle_in_transaction_session_timeout%3D5min``."""
 
 
 def default_database_url(instance_path: str) -> str:
@@ -16,11 +33,28 @@ def default_database_url(instance_path: str) -> str:
 
 
 def make_engine(url: str) -> Engine:
-    """An engine tuned for streaming reads; used by the app and by seed.py alike."""
-    engine = create_engine(url)
-    if engine.dialect.name == "sqlite":
-        event.listen(engine, "connect", _tune_sqlite)
-    return engine
+    """An engine tuned for streaming reads; used by the app and by seed.py alike.
+
+    On PostgreSQL, connections carry :data:`POSTGRESQL_OPTIONS` (a server-side safety net:
+    a stalled or leaked transaction is ended by the server) and the application name
+    ``streamtable`` (so ``pg_stat_activity`` shows whose they are), unless the URL sets its
+    own. Pooled connections are pinged when checked out, so a restarted server costs no
+    failed request. ``postgresql://`` means psycopg 3, the driver the project installs.
+    """
+    parsed = make_url(url)
+    if parsed.drivername == "postgresql":
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    if parsed.get_backend_name() != "postgresql":
+        engine = create_engine(parsed)
+        if engine.dialect.name == "sqlite":
+            event.listen(engine, "connect", _tune_sqlite)
+        return engine
+    settings = " ".join(f"-c {name}={value}" for name, value in POSTGRESQL_OPTIONS.items())
+    connect_args = {
+        "options": " ".join(filter(None, [settings, parsed.query.get("options")])),
+        "application_name": parsed.query.get("application_name", "streamtable"),
+    }
+    return create_engine(parsed, connect_args=connect_args, pool_pre_ping=True)
 
 
 def _tune_sqlite(dbapi_connection, connection_record) -> None:

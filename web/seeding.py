@@ -1,8 +1,10 @@
 """Generate realistic stock rows and load them atomically.
 
 ``seed.py`` is a thin command line over :func:`seed`; tests call these functions directly.
-The load replaces the table inside one transaction (drop, create, insert, index, commit), so
-an interrupted or failed load leaves the previous data as it was.
+The load replaces the table inside one transaction, so an interrupted or failed load leaves
+the previous data as it was. SQLite: drop, create, insert, index, commit. PostgreSQL: COPY
+into a new table beside the old one, index it, then swap the names in a moment at the end,
+so readers go on reading the old table for the whole load.
 """
 
 from __future__ import annotations
@@ -12,15 +14,23 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from math import gcd
+from time import monotonic
 
 import numpy as np
-from sqlalchemy import Engine, func, inspect, select
+import psycopg
+from sqlalchemy import Engine, Index, MetaData, func, inspect, select
 from sqlalchemy.schema import CreateIndex, CreateTable
 
 from .models import EXCHANGES, SECTORS, stocks
 
 BLOCK_ROWS = 10_000
 """Rows generated and inserted per step; fixed so the data depends only on (rows, seed)."""
+
+SWAP_WAIT_SECONDS = 60.0
+"""PostgreSQL: how long a load may wait for running streams to let go of the old table
+before it gives up (the old data stays). It waits in short attempts, so readers arriving
+meanwhile are held up for at most :data:`SWAP_LOCK_TIMEOUT` at a time."""
+SWAP_LOCK_TIMEOUT = "500ms"
 
 EXCHANGE_WEIGHTS = (26, 24, 10, 8, 10, 8, 8, 6)  # how often seed data uses each exchange
 _PREFIXES = (
@@ -266,7 +276,7 @@ def seed(
             f"the stocks table already has {existing:,} rows; "
             f"pass --reset to replace them with {rows:,} new rows"
         )
-    loaders = {"sqlite": _load_sqlite}
+    loaders = {"sqlite": _load_sqlite, "postgresql": _load_postgresql}
     try:
         load = loaders[engine.dialect.name]
     except KeyError:
@@ -314,3 +324,88 @@ def _load_sqlite(engine: Engine, blocks: Iterator[list[tuple]], progress: Progre
             raise
     finally:
         raw.invalidate()  # its settings were changed for the load; do not pool it
+
+
+def _load_postgresql(engine: Engine, blocks: Iterator[list[tuple]], progress: Progress) -> None:
+    """COPY into ``stocks_new``, index it, then swap it in, all in one transaction.
+
+    The old table is only locked for the swap at the end, so streams keep reading it during
+    the load; the swap waits for the streams already running (see :data:`SWAP_WAIT_SECONDS`).
+    Names end up exactly those of :mod:`web.models`, as if ``create_all`` had made them.
+    """
+    staging = stocks.to_metadata(MetaData(), name=f"{stocks.name}_new")
+    # Index names are unique per schema: the new table's wait beside the old ones.
+    indexes = [
+        Index(f"{ix.name}_new", *(staging.c[c.name] for c in ix.columns), unique=ix.unique)
+        for ix in stocks.indexes
+    ]
+    renames = [
+        f"ALTER TABLE {staging.name} RENAME TO {stocks.name}",
+        f"ALTER TABLE {stocks.name} RENAME CONSTRAINT {staging.name}_pkey TO {stocks.name}_pkey",
+        f"ALTER SEQUENCE {staging.name}_id_seq RENAME TO {stocks.name}_id_seq",
+        *(f"ALTER INDEX {ix.name}_new RENAME TO {ix.name}" for ix in stocks.indexes),
+    ]
+    columns = ", ".join(c.name for c in stocks.columns)
+    raw = engine.raw_connection()
+    try:
+        dbapi = raw.driver_connection
+        dbapi.autocommit = False
+        cursor = dbapi.cursor()
+        try:
+            # A seed is maintenance: the role's statement timeout, if any, is for the app.
+            cursor.execute("SET statement_timeout = 0")
+            cursor.execute("SET maintenance_work_mem = '256MB'")
+            # Two loads at once would fight over stocks_new; the second waits for the first.
+            cursor.execute("SELECT pg_advisory_xact_lock(hashtext('streamtable.seed'))")
+            cursor.execute(f"DROP TABLE IF EXISTS {staging.name}")  # left by a crashed server
+            cursor.execute(CreateTable(staging).compile(dialect=engine.dialect).string)
+            written = 0
+            # FREEZE: the table is new in this transaction, so its rows can be written as
+            # already visible to all; the first reads then need not rewrite every page.
+            with cursor.copy(f"COPY {staging.name} ({columns}) FROM STDIN (FREEZE)") as copy:
+                for block in blocks:
+                    for row in block:
+                        copy.write_row(row)
+                    written += len(block)
+                    progress(written, "inserting")
+            progress(written, "indexing")
+            for index in indexes:
+                cursor.execute(CreateIndex(index).compile(dialect=engine.dialect).string)
+            cursor.execute(f"ANALYZE {staging.name}")  # the planner needs them to pick indexes
+            cursor.execute(
+                f"SELECT setval(pg_get_serial_sequence('{staging.name}', 'id'), max(id)) "
+                f"FROM {staging.name} HAVING count(*) > 0"
+            )
+            _drop_old_table(cursor)
+            for statement in renames:
+                cursor.execute(statement)
+            dbapi.commit()
+        except BaseException:
+            dbapi.rollback()
+            raise
+    finally:
+        raw.invalidate()  # its settings were changed for the load; do not pool it
+
+
+def _drop_old_table(cursor: psycopg.Cursor) -> None:
+    """Drop the stocks table once the streams reading it have let go of it.
+
+    Each attempt waits at most :data:`SWAP_LOCK_TIMEOUT` for the lock: new readers queue
+    behind a waiting ``DROP``, so one long wait would stall every new stream.
+    """
+    deadline = monotonic() + SWAP_WAIT_SECONDS
+    cursor.execute(f"SET LOCAL lock_timeout = '{SWAP_LOCK_TIMEOUT}'")
+    while True:
+        cursor.execute("SAVEPOINT swap")
+        try:
+            cursor.execute(f"DROP TABLE IF EXISTS {stocks.name}")
+        except psycopg.errors.LockNotAvailable:
+            cursor.execute("ROLLBACK TO SAVEPOINT swap")
+            if monotonic() > deadline:
+                raise SeedError(
+                    f"streams kept the {stocks.name} table busy for {SWAP_WAIT_SECONDS:.0f} s; "
+                    "nothing was changed, try again"
+                ) from None
+        else:
+            cursor.execute("RELEASE SAVEPOINT swap")
+            return
