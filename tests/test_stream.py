@@ -7,6 +7,7 @@ import sqlite3
 import tracemalloc
 from datetime import datetime
 
+import psycopg
 import pytest
 from sqlalchemy import event, insert
 
@@ -18,19 +19,23 @@ from web.seeding import seed
 from .conftest import SEEDED_ROWS
 
 
-class CountingCursor(sqlite3.Cursor):
-    """A DBAPI cursor that counts the rows it hands out."""
+class Counts:
+    """Rows handed out by the app's cursors, and cursors closed, since the fixture began."""
 
     fetched = 0
     closed = 0
 
+
+class CountingCursor(sqlite3.Cursor):
+    """An SQLite cursor (SQLite steps through its result as it is fetched) that counts."""
+
     def fetchmany(self, size=None):
         rows = super().fetchmany(size) if size is not None else super().fetchmany()
-        CountingCursor.fetched += len(rows)
+        Counts.fetched += len(rows)
         return rows
 
     def close(self):
-        CountingCursor.closed += 1
+        Counts.closed += 1
         super().close()
 
 
@@ -39,16 +44,40 @@ class CountingConnection(sqlite3.Connection):
         return super().cursor(factory)
 
 
+class CountingServerCursor(psycopg.ServerCursor):
+    """A PostgreSQL named cursor that counts. Only server-side cursors are counted, so a
+    query that ran client-side (the whole result read at once) would count no rows."""
+
+    def fetchmany(self, size=0):
+        rows = super().fetchmany(size)
+        Counts.fetched += len(rows)
+        return rows
+
+    def close(self):
+        if not self.closed:
+            Counts.closed += 1
+        super().close()
+
+
 @pytest.fixture
 def counting(app):
-    """Route the app's connections through CountingConnection; yields the cursor class."""
-    CountingCursor.fetched = CountingCursor.closed = 0
+    """Route the app's cursors through the counting classes above; yields the counts."""
+    Counts.fetched = Counts.closed = 0
+    engine = get_engine(app)
+    if engine.dialect.name == "sqlite":
 
-    @event.listens_for(get_engine(app), "do_connect")
-    def use_counting_connection(dialect, record, cargs, cparams):
-        cparams["factory"] = CountingConnection
+        @event.listens_for(engine, "do_connect")
+        def use_counting_connection(dialect, record, cargs, cparams):
+            cparams["factory"] = CountingConnection
 
-    return CountingCursor
+    else:
+
+        @event.listens_for(engine, "connect")
+        def use_counting_cursor(dbapi_connection, record):
+            dbapi_connection.server_cursor_factory = CountingServerCursor
+
+    engine.dispose()  # connections made from now on count
+    return Counts
 
 
 def stream(client, path="/stocks"):
@@ -148,9 +177,9 @@ def test_hostile_names_render_as_text(app, client):
     assert "NYSE&amp;&lt;" in page
 
 
-def peak_memory_streaming(tmp_path, rows: int) -> int:
+def peak_memory_streaming(database_url: str, rows: int) -> int:
     """Peak bytes Python allocated while one /stocks response streamed ``rows`` rows."""
-    app = create_app({"TESTING": True, "DATABASE_URL": f"sqlite:///{tmp_path / f'{rows}.db'}"})
+    app = create_app({"TESTING": True, "DATABASE_URL": database_url})
     seed(get_engine(app), rows, seed=2)
     client = app.test_client()
     client.get("/stocks").get_data()  # warm up: templates, pool, statement cache
@@ -166,8 +195,8 @@ def peak_memory_streaming(tmp_path, rows: int) -> int:
     return peak
 
 
-def test_memory_does_not_grow_with_the_number_of_rows(tmp_path):
-    small = peak_memory_streaming(tmp_path, 2_000)
-    large = peak_memory_streaming(tmp_path, 40_000)
+def test_memory_does_not_grow_with_the_number_of_rows(new_database):
+    small = peak_memory_streaming(new_database(), 2_000)
+    large = peak_memory_streaming(new_database(), 40_000)
     # 38,000 more rows are ~5 MB more HTML; a stream that held them would grow by that.
     assert large - small < 512 * 1024, (small, large)

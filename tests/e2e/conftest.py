@@ -20,8 +20,8 @@ from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
-from sqlalchemy import create_engine
 
+from web.db import make_engine
 from web.seeding import seed
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -71,17 +71,25 @@ def wait_until_serving(url: str, process: subprocess.Popen) -> None:
 
 
 @pytest.fixture(scope="session")
-def base_url(pytestconfig: pytest.Config, tmp_path_factory: pytest.TempPathFactory):
+def server_database_url(databases) -> str:
+    """The database the suite's own server serves: SQLite, or PostgreSQL when the suite
+    runs on it (see tests/conftest.py)."""
+    url = databases.create()
+    engine = make_engine(url)
+    seed(engine, E2E_ROWS, seed=11)
+    engine.dispose()
+    return url
+
+
+@pytest.fixture(scope="session")
+def base_url(pytestconfig: pytest.Config, request: pytest.FixtureRequest):
     given = pytestconfig.getoption("--base-url")
     if given:
         yield given.rstrip("/")
         return
-    database = tmp_path_factory.mktemp("e2e") / "stocks.db"
-    engine = create_engine(f"sqlite:///{database}")
-    seed(engine, E2E_ROWS, seed=11)
-    engine.dispose()
+    database_url = request.getfixturevalue("server_database_url")
     url = f"http://127.0.0.1:{free_port()}"
-    env = {**os.environ, "DATABASE_URL": f"sqlite:///{database}", "GUNICORN_ACCESSLOG": ""}
+    env = {**os.environ, "DATABASE_URL": database_url, "GUNICORN_ACCESSLOG": ""}
     process = subprocess.Popen(
         [
             sys.executable,
