@@ -1,7 +1,7 @@
 """gunicorn settings for serving streams: `gunicorn -c gunicorn.conf.py`.
 
 Every value can be overridden on the command line or by the environment variable named
-beside it.
+beside it. Deployment, with nginx in front of several servers: docs/deployment.md.
 """
 
 import os
@@ -14,12 +14,22 @@ worker_class = "gthread"
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 threads = int(os.environ.get("GUNICORN_THREADS", "32"))
 
-# With gthread the timeout is the worker's heartbeat, not a limit per request: a stream
-# of any length is fine, while a worker whose main loop hangs is still reaped.
+# With gthread the timeout is the worker's heartbeat, sent by its main loop at least once a
+# second, not a limit per request: a stream of any length is fine, while a worker whose main
+# loop hangs is still killed and replaced. (A request thread stuck in a query is not: bound
+# queries in the database, e.g. PostgreSQL's statement_timeout.) tests/e2e/test_nginx.py
+# holds a stream for longer than the timeout and stops a worker to see it replaced.
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
-# On shutdown, running streams get this long to finish before the worker exits.
+# On SIGTERM (and for the old workers on SIGHUP) a worker stops accepting and gives its
+# running streams this long to finish; a stream still running then is cut off without its
+# last chunk, so clients and nginx see it as incomplete, never as a shorter whole table.
+# 30 s covers the largest page measured: 1M rows took 22 s to stream into Chromium. Give
+# the process supervisor a longer stop timeout (systemd TimeoutStopSec, docker --time).
 graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "30"))
-keepalive = 5
+# Idle seconds before a kept-alive connection closes. Behind nginx, keep nginx's upstream
+# keepalive_timeout below this (deploy/nginx.conf: 4 s), so nginx never reuses a connection
+# that gunicorn is closing.
+keepalive = int(os.environ.get("GUNICORN_KEEPALIVE", "5"))
 
 # "-" logs requests to stdout; an empty value turns the access log off.
 accesslog = os.environ.get("GUNICORN_ACCESSLOG", "-") or None

@@ -1,17 +1,23 @@
-"""The production deployment: nginx in front of two app servers.
+"""The production deployment: gunicorn's settings, and nginx in front of two app servers.
 
 Through deploy/nginx.conf on a real nginx, in Chromium: the first rows show while the stream
 is open, requests reach both app servers, static files never reach them, and a browser
-leaving stops the stream on the app server.
+leaving stops the stream on the app server. Then gunicorn.conf.py on its own, with short
+timeouts from the environment: a stream outlives the worker timeout, a hung worker is still
+replaced, and a shutdown lets a running stream finish or cuts it off after its grace.
 """
 
 from __future__ import annotations
 
 import http.client
+import os
 import re
+import signal
+import time
 import urllib.request
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager, suppress
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
@@ -91,6 +97,9 @@ def open_stream(url: str, path: str) -> Iterator[tuple[http.client.HTTPResponse,
         connection.close()
 
 
+# --- through nginx -----------------------------------------------------------------------
+
+
 def test_first_rows_visible_through_nginx_before_the_stream_completes(
     proxied_page: Page, gates: Gates
 ):
@@ -159,3 +168,108 @@ def test_a_client_leaving_through_nginx_stops_the_stream_on_the_app_server(
     )
     gates.release()  # the held stream's next write finds the connection gone
     gates.wait_for_outcomes({path: "aborted"})
+
+
+# --- gunicorn.conf.py on its own -----------------------------------------------------------
+
+TIMEOUT = 2
+"""GUNICORN_TIMEOUT for these tests: the worker heartbeat, in seconds."""
+
+
+def test_a_stream_longer_than_the_worker_timeout_is_not_killed(
+    seeded_database: str, tmp_path: Path
+):
+    env = {"GUNICORN_TIMEOUT": str(TIMEOUT)}
+    with app_server(seeded_database, tmp_path, env) as server:
+        server.gate.hold()
+        with open_stream(server.url, "/stocks") as (stream, first):
+            server.gate.wait_until_waiting(1)
+            # What is tested is elapsed time itself: the stream stays open past the timeout,
+            # plus the arbiter's one-second check and a margin. There is no event to await.
+            time.sleep(TIMEOUT + 3)
+            server.gate.release()
+            body = first + stream.read()
+
+        assert ends_whole(body)
+        assert "WORKER TIMEOUT" not in server.log_text()
+        assert len(server.worker_pids()) == 1
+        server.gate.wait_for_outcomes({"/stocks": "completed"})
+        (report,) = server.gate.streams()
+        assert report["seconds"] > TIMEOUT + 3
+
+
+def test_a_worker_that_stops_answering_is_replaced(seeded_database: str, tmp_path: Path):
+    env = {"GUNICORN_TIMEOUT": str(TIMEOUT)}
+    with app_server(seeded_database, tmp_path, env) as server:
+        (worker,) = server.worker_pids()
+        os.kill(worker, signal.SIGSTOP)  # its main loop stops sending heartbeats
+        try:
+            wait_for(
+                lambda: len(server.worker_pids()) == 2,
+                timeout=TIMEOUT + 15,
+                what="gunicorn to replace the stopped worker",
+            )
+        finally:
+            with suppress(ProcessLookupError):  # killed, as it should be
+                os.kill(worker, signal.SIGCONT)
+        assert f"WORKER TIMEOUT (pid:{worker})" in server.log_text()
+        assert server.gate.waiting() == 0  # the new worker answers
+
+
+def kept_alive(server: AppServer) -> http.client.HTTPConnection:
+    """A connection that has served a request and stays open for the next one."""
+    connection = http.client.HTTPConnection(server.address, timeout=15)
+    connection.request("GET", "/_test/gate")
+    connection.getresponse().read()
+    return connection
+
+
+def wait_until_shutting_down(connection: http.client.HTTPConnection) -> None:
+    """Until the worker has begun its graceful shutdown: it then answers a kept-alive
+    connection's request with "Connection: close" (the listener no longer accepts)."""
+
+    def says_close() -> bool:
+        connection.request("GET", "/_test/gate")
+        response = connection.getresponse()
+        response.read()
+        return response.getheader("Connection") == "close"
+
+    wait_for(says_close, timeout=10, what="the worker to begin its shutdown")
+
+
+def test_shutdown_lets_a_running_stream_finish(seeded_database: str, tmp_path: Path):
+    env = {"GUNICORN_GRACEFUL_TIMEOUT": "10"}
+    with app_server(seeded_database, tmp_path, env) as server:
+        server.gate.hold()
+        with (
+            closing(kept_alive(server)) as probe,
+            closing(kept_alive(server)) as control,
+            open_stream(server.url, "/stocks") as (stream, first),
+        ):
+            server.gate.wait_until_waiting(1)
+            server.process.send_signal(signal.SIGTERM)
+            wait_until_shutting_down(probe)
+            control.request("POST", "/_test/gate/release")  # the stream goes on, shutting down
+            control.getresponse().read()
+            body = first + stream.read()
+
+        assert ends_whole(body)
+        assert server.process.wait(timeout=15) == 0
+
+
+def test_shutdown_cuts_a_stream_still_running_after_the_graceful_timeout(
+    seeded_database: str, tmp_path: Path
+):
+    grace = 2
+    env = {"GUNICORN_GRACEFUL_TIMEOUT": str(grace)}
+    with app_server(seeded_database, tmp_path, env) as server:
+        server.gate.hold()
+        with open_stream(server.url, "/stocks") as (stream, _):
+            server.gate.wait_until_waiting(1)
+            stopping = time.monotonic()
+            server.process.send_signal(signal.SIGTERM)
+            # Cut without its last chunk: the client sees an incomplete body, not a short table.
+            with pytest.raises(http.client.IncompleteRead):
+                stream.read()
+            assert time.monotonic() - stopping >= grace - 0.5  # it had its grace first
+        assert server.process.wait(timeout=15) == 0
