@@ -22,9 +22,6 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from web.db import make_engine
-from web.seeding import seed
-
 from .conftest import E2E_ROWS, ROOT
 from .deploy import AppServer, Gates, Nginx, app_server, nginx, wait_for
 
@@ -37,21 +34,12 @@ def ends_whole(body: bytes) -> bool:
 
 
 @pytest.fixture(scope="module")
-def seeded_database(tmp_path_factory: pytest.TempPathFactory) -> str:
-    """One SQLite file, seeded like the base_url server's, shared by every app server."""
-    path = tmp_path_factory.mktemp("deploy-db") / "stocks.db"
-    engine = make_engine(f"sqlite:///{path}")
-    seed(engine, E2E_ROWS, seed=11)
-    engine.dispose()
-    return f"sqlite:///{path}"
-
-
-@pytest.fixture(scope="module")
-def app_servers(seeded_database: str, tmp_path_factory: pytest.TempPathFactory):
+def app_servers(server_database_url: str, tmp_path_factory: pytest.TempPathFactory):
+    """Two app servers over the one database the suite's own server serves."""
     directory = tmp_path_factory.mktemp("app-servers")
     with (
-        app_server(seeded_database, directory) as first,
-        app_server(seeded_database, directory) as second,
+        app_server(server_database_url, directory) as first,
+        app_server(server_database_url, directory) as second,
     ):
         yield [first, second]
 
@@ -177,10 +165,10 @@ TIMEOUT = 2
 
 
 def test_a_stream_longer_than_the_worker_timeout_is_not_killed(
-    seeded_database: str, tmp_path: Path
+    server_database_url: str, tmp_path: Path
 ):
     env = {"GUNICORN_TIMEOUT": str(TIMEOUT)}
-    with app_server(seeded_database, tmp_path, env) as server:
+    with app_server(server_database_url, tmp_path, env) as server:
         server.gate.hold()
         with open_stream(server.url, "/stocks") as (stream, first):
             server.gate.wait_until_waiting(1)
@@ -198,9 +186,9 @@ def test_a_stream_longer_than_the_worker_timeout_is_not_killed(
         assert report["seconds"] > TIMEOUT + 3
 
 
-def test_a_worker_that_stops_answering_is_replaced(seeded_database: str, tmp_path: Path):
+def test_a_worker_that_stops_answering_is_replaced(server_database_url: str, tmp_path: Path):
     env = {"GUNICORN_TIMEOUT": str(TIMEOUT)}
-    with app_server(seeded_database, tmp_path, env) as server:
+    with app_server(server_database_url, tmp_path, env) as server:
         (worker,) = server.worker_pids()
         os.kill(worker, signal.SIGSTOP)  # its main loop stops sending heartbeats
         try:
@@ -237,9 +225,9 @@ def wait_until_shutting_down(connection: http.client.HTTPConnection) -> None:
     wait_for(says_close, timeout=10, what="the worker to begin its shutdown")
 
 
-def test_shutdown_lets_a_running_stream_finish(seeded_database: str, tmp_path: Path):
+def test_shutdown_lets_a_running_stream_finish(server_database_url: str, tmp_path: Path):
     env = {"GUNICORN_GRACEFUL_TIMEOUT": "10"}
-    with app_server(seeded_database, tmp_path, env) as server:
+    with app_server(server_database_url, tmp_path, env) as server:
         server.gate.hold()
         with (
             closing(kept_alive(server)) as probe,
@@ -258,11 +246,11 @@ def test_shutdown_lets_a_running_stream_finish(seeded_database: str, tmp_path: P
 
 
 def test_shutdown_cuts_a_stream_still_running_after_the_graceful_timeout(
-    seeded_database: str, tmp_path: Path
+    server_database_url: str, tmp_path: Path
 ):
     grace = 2
     env = {"GUNICORN_GRACEFUL_TIMEOUT": str(grace)}
-    with app_server(seeded_database, tmp_path, env) as server:
+    with app_server(server_database_url, tmp_path, env) as server:
         server.gate.hold()
         with open_stream(server.url, "/stocks") as (stream, _):
             server.gate.wait_until_waiting(1)
