@@ -236,7 +236,8 @@ def generate_rows(rows: int, seed: int = 0) -> Iterator[list[tuple]]:
                 exchanges[rng.choice(len(exchanges), size=count, p=exchange_p)].tolist(),
                 sectors[rng.integers(len(sectors), size=count)].tolist(),
                 price.tolist(),
-                np.round(rng.normal(0.0, 2.4, count), 2).tolist(),
+                # + 0.0 turns -0.0 into 0.0: SQLite stores 0 for both, PostgreSQL keeps the sign.
+                (np.round(rng.normal(0.0, 2.4, count), 2) + 0.0).tolist(),
                 rng.lognormal(13.0, 1.7, count).astype(np.int64).tolist(),
                 (price * rng.lognormal(17.5, 1.6, count)).astype(np.int64).tolist(),
                 _timestamps(rng.integers(30 * 86_400, size=count)),
