@@ -34,6 +34,24 @@ needs_postgresql = pytest.mark.skipif(
 )
 
 
+def app_sessions(url: str) -> list[tuple[str, str]]:
+    """(state, last query) of each session the app has open on the PostgreSQL database
+    ``url``, seen from a connection of its own: "idle" when pooled, "active" while running a
+    query, "idle in transaction" between two fetches of a stream."""
+    engine = create_engine(url, poolclass=NullPool)
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(
+                text(
+                    "SELECT state, query FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND application_name = 'streamtable'"
+                )
+            )
+            return [(state, query) for state, query in rows]
+    finally:
+        engine.dispose()
+
+
 class Databases(Protocol):
     """Makes throwaway databases of the engine under test, returned as URLs."""
 
