@@ -14,11 +14,12 @@ run: $(VENV)/.installed
 	$(BIN)/python seed.py --rows $(ROWS) --if-empty
 	BIND=$(BIND) exec $(BIN)/gunicorn -c gunicorn.conf.py
 
-## Run every test, the browser tests included.
+## Run every test, the browser tests included: on SQLite, then on a throwaway PostgreSQL server.
 test: $(VENV)/.installed-test system-packages
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest
+	scripts/with-postgres $(BIN)/pytest
 
 ## Measure throughput, first-row latency and memory against baselines (prints a table).
 bench: $(VENV)/.installed-test system-packages
