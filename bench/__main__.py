@@ -4,6 +4,8 @@
     python -m bench --quick              # smoke run: 2k and 20k rows, no browser
     python -m bench --sizes 100000 --skip-browser
     python -m bench --full               # also the slow baselines at 1M rows (long)
+    scripts/with-postgres .venv/bin/python -m bench --database postgresql --sizes 1000000
+                                         # the app on PostgreSQL (the baselines read SQLite)
 
 Progress goes to stderr; the report to stdout and to bench/results/latest.json plus a
 timestamped copy. A section that fails is reported as failed; the others still run.
@@ -21,6 +23,10 @@ from contextlib import ExitStack
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+
+from sqlalchemy import text
+
+from web.db import make_engine
 
 from . import browser, compression, concurrency, sorts, targets
 from .data import Dataset, SeedTiming, ensure_database, time_seed
@@ -56,7 +62,22 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--streams", type=int, default=concurrency.STREAMS, help="concurrency")
     parser.add_argument("--out", type=Path, default=HERE / "results", help="results folder")
     parser.add_argument("--data-dir", type=Path, default=HERE / "data", help="databases folder")
+    parser.add_argument(
+        "--database",
+        choices=("sqlite", "postgresql"),
+        default="sqlite",
+        help="the app's database; postgresql runs the app alone (the baselines read SQLite)",
+    )
+    parser.add_argument(
+        "--database-url",
+        default=os.environ.get("STREAMTABLE_TEST_DATABASE_URL"),
+        help="with --database postgresql: a server and a role that may create databases "
+        "(default: $STREAMTABLE_TEST_DATABASE_URL, which scripts/with-postgres sets)",
+    )
     args = parser.parse_args(argv)
+    if args.database == "postgresql" and not args.database_url:
+        parser.error("--database postgresql needs --database-url or scripts/with-postgres")
+    args.server_url = args.database_url if args.database == "postgresql" else None
     args.sizes = args.sizes or list(QUICK_SIZES if args.quick else DEFAULT_SIZES)
     args.skip_browser = args.skip_browser or args.quick
     return args
@@ -79,13 +100,15 @@ def _prepare_data(args: argparse.Namespace) -> tuple[dict[int, Dataset], dict[st
     # Largest first, through the CLI: if it must be seeded anyway, that seed is the timing.
     for rows in sorted(args.sizes, reverse=True):
         progress(f"data: {rows:,} rows")
-        dataset, cli = ensure_database(args.data_dir, rows, via_cli=rows == seed_rows)
+        dataset, cli = ensure_database(
+            args.data_dir, rows, via_cli=rows == seed_rows, server_url=args.server_url
+        )
         datasets[rows] = dataset
         timing = timing or cli
         progress(f"  {'reused' if dataset.reused else f'seeded in {dataset.seconds} s'}")
     if timing is None:
         progress(f"seed: timing seed.py --rows {seed_rows:,} into a scratch file")
-        timing = time_seed(args.data_dir, seed_rows)
+        timing = time_seed(args.data_dir, seed_rows, server_url=args.server_url)
     progress(f"seed: {timing.seconds:.1f} s wall")
     seed = {
         "rows": timing.rows,
@@ -104,7 +127,14 @@ def _throughput(
     log_dir = args.out / "logs"
     fast = [variant for variant in VARIANTS if not variant.slow]
     slow = [variant for variant in VARIANTS if variant.slow]
+    sqlite_only = []
+    if args.server_url:  # the baselines read the SQLite file themselves
+        fast, slow, sqlite_only = fast[:1], [], fast[1:] + slow
     for rows in args.sizes:
+        report["throughput"].extend(
+            {"variant": variant.name, "rows_expected": rows, "skipped": "SQLite only"}
+            for variant in sqlite_only
+        )
         groups = [fast]
         for variant in slow:
             if rows >= SLOW_CAP_ROWS and not args.full:
@@ -124,7 +154,7 @@ def _throughput(
                         stack.enter_context(
                             Server(
                                 variant.app,
-                                datasets[rows].path,
+                                datasets[rows].url,
                                 log_dir / f"{variant.name}-{rows}.log",
                             )
                         )
@@ -132,7 +162,7 @@ def _throughput(
                     ]
                     results = measure(list(zip(group, servers, strict=True)), rows)
                     if group[0].name == "streamtable" and rows == largest:
-                        _on_streamtable(servers[0], datasets[rows].path, rows, report)
+                        _on_streamtable(servers[0], datasets[rows].url, rows, report)
                     return results
 
             results = _guarded(f"{'+'.join(v.name for v in group)} @ {rows:,}", run)
@@ -159,9 +189,11 @@ def _throughput(
                 r["ratio_vs_floor"] = round(r["rows_per_s"] / floor["rows_per_s"], 2)
 
 
-def _on_streamtable(server: Server, database: Path, rows: int, report: dict[str, Any]) -> None:
+def _on_streamtable(server: Server, database_url: str, rows: int, report: dict[str, Any]) -> None:
     """Sections that reuse the largest streamtable server, once its memory peak was read."""
-    report["sort_orders"] = _guarded("sort orders", lambda: sorts.measure(server, database, rows))
+    report["sort_orders"] = _guarded(
+        "sort orders", lambda: sorts.measure(server, database_url, rows)
+    )
     report["compression"] = _guarded("compression", lambda: compression.measure(server, rows))
 
 
@@ -196,7 +228,7 @@ def _concurrency(args: argparse.Namespace, datasets: dict[int, Dataset]) -> dict
     if args.quick and rows >= SLOW_CAP_ROWS:
         return {"note": "skipped with --quick at 1M rows"}
     log_path = args.out / "logs" / f"concurrency-{rows}.log"
-    with Server(VARIANTS[0].app, datasets[rows].path, log_path) as server:
+    with Server(VARIANTS[0].app, datasets[rows].url, log_path) as server:
         return concurrency.measure(server, rows, args.streams)
 
 
@@ -210,7 +242,7 @@ def _browser(args: argparse.Namespace, datasets: dict[int, Dataset]) -> Any:
 
         def run(rows: int = rows, cap: float = cap) -> dict[str, Any]:
             log_path = args.out / "logs" / f"browser-{rows}.log"
-            with Server(VARIANTS[0].app, datasets[rows].path, log_path) as server:
+            with Server(VARIANTS[0].app, datasets[rows].url, log_path) as server:
                 return browser.measure(server.url, rows, cap)
 
         result = _guarded(f"browser @ {rows:,}", run)
@@ -218,6 +250,15 @@ def _browser(args: argparse.Namespace, datasets: dict[int, Dataset]) -> Any:
         result.setdefault("cap_s", cap)
         runs.append(result)
     return runs
+
+
+def _postgresql_version(url: str) -> str:
+    engine = make_engine(url)
+    try:
+        with engine.connect() as connection:
+            return connection.scalar(text("SHOW server_version"))
+    finally:
+        engine.dispose()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -229,13 +270,16 @@ def main(argv: list[str] | None = None) -> int:
         "full": args.full,
         "browser": not args.skip_browser,
         "streams": args.streams,
+        "database": args.database,
     }
     progress(f"options: {options}")
     report: dict[str, Any] = {"machine": describe(), "options": options, "throughput": []}
+    if args.server_url:
+        report["machine"]["postgresql"] = _postgresql_version(args.server_url)
     report["date"] = report["machine"]["date"]
     datasets, report["seed"] = _prepare_data(args)
     report["data"] = [
-        {"rows": d.rows, "path": str(d.path), "reused": d.reused, "seconds": d.seconds}
+        {"rows": d.rows, "url": d.shown_url, "reused": d.reused, "seconds": d.seconds}
         for d in sorted(datasets.values(), key=lambda d: d.rows)
     ]
     _throughput(args, datasets, report)

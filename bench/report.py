@@ -59,7 +59,9 @@ def _header(report: dict[str, Any]) -> list[str]:
         f"streamtable bench  {m['date']}",
         f"machine  {m['cpu']}, {m['cores']} cores, {m['ram_gb']} GB RAM, load average "
         f"{m['load_avg']} at the start, {m.get('load_avg_end')} at the end",
-        f"software Python {m['python']}, SQLite {m['sqlite']}, {m['chromium'] or 'no Chromium'}",
+        f"software Python {m['python']}, SQLite {m['sqlite']}, "
+        + (f"PostgreSQL {m['postgresql']}, " if m.get("postgresql") else "")
+        + f"{m['chromium'] or 'no Chromium'}",
         f"code     git {m['git_commit']}{dirty}; options {report['options']}",
     ]
 
@@ -274,7 +276,7 @@ def _data(report: dict[str, Any]) -> list[str]:
         lines.append(f"Seed: {seed.get('error', 'not measured')}")
     for d in report.get("data", []):
         how = "reused" if d["reused"] else f"seeded in {d['seconds']} s"
-        lines.append(f"  data {d['rows']:>9,} rows: {d['path']} ({how})")
+        lines.append(f"  data {d['rows']:>9,} rows: {d['url']} ({how})")
     return lines
 
 

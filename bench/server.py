@@ -78,11 +78,11 @@ class MemorySampler(threading.Thread):
 
 
 class Server:
-    """``gunicorn -c gunicorn.conf.py --workers 1`` serving ``app`` over ``database``."""
+    """``gunicorn -c gunicorn.conf.py --workers 1`` serving ``app`` over ``database_url``."""
 
-    def __init__(self, app: str, database: Path, log_path: Path) -> None:
+    def __init__(self, app: str, database_url: str, log_path: Path) -> None:
         self.app = app
-        self.database = database
+        self.database_url = database_url
         self.log_path = log_path
         self.host = "127.0.0.1"
         self.port = 0
@@ -109,7 +109,7 @@ class Server:
         self.port = free_port()
         env = {
             **os.environ,
-            "DATABASE_URL": f"sqlite:///{self.database}",
+            "DATABASE_URL": self.database_url,
             "GUNICORN_ACCESSLOG": "",
         }
         command = [

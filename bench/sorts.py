@@ -7,13 +7,14 @@ as if they worked.
 
 from __future__ import annotations
 
-import sqlite3
 import time
-from pathlib import Path
 from statistics import median
 from typing import Any
 from urllib.parse import urlsplit
 
+from sqlalchemy import text
+
+from web.db import make_engine
 from web.view import COLUMNS
 
 from .client import fetch
@@ -25,27 +26,27 @@ PAUSE_SECONDS = 0.05  # lets the server notice the previous, abandoned stream fi
 REDIRECTS = (301, 302, 303, 307, 308)
 
 
-def _query(database: Path, sql: str, *parameters: Any) -> Any:
-    """One value from the database, read-only (the keys are the app's own column names)."""
-    connection = sqlite3.connect(f"file:{database}?mode=ro", uri=True)
+def _query(database_url: str, sql: str, **parameters: Any) -> Any:
+    """One value from the database (the keys are the app's own column names)."""
+    engine = make_engine(database_url)
     try:
-        row = connection.execute(sql, parameters).fetchone()
-        return row[0] if row else None
+        with engine.connect() as connection:
+            return connection.execute(text(sql), parameters).scalar()
     finally:
-        connection.close()
+        engine.dispose()
 
 
-def _first_in_order(database: Path, key: str, descending: bool) -> Any:
+def _first_in_order(database_url: str, key: str, descending: bool) -> Any:
     """The sort value the first row must carry; comparing values, not symbols, allows ties."""
     order = "DESC" if descending else "ASC"
-    return _query(database, f'SELECT "{key}" FROM stocks ORDER BY "{key}" {order} LIMIT 1')
+    return _query(database_url, f'SELECT "{key}" FROM stocks ORDER BY "{key}" {order} LIMIT 1')
 
 
-def _value_of(database: Path, key: str, symbol: str) -> Any:
-    return _query(database, f'SELECT "{key}" FROM stocks WHERE symbol = ?', symbol)
+def _value_of(database_url: str, key: str, symbol: str) -> Any:
+    return _query(database_url, f'SELECT "{key}" FROM stocks WHERE symbol = :symbol', symbol=symbol)
 
 
-def measure(server: Server, database: Path, rows: int) -> dict[str, Any]:
+def measure(server: Server, database_url: str, rows: int) -> dict[str, Any]:
     """First-row latency for each column and direction, ``SAMPLES`` requests each."""
     results: list[dict[str, Any]] = []
     for column in COLUMNS:
@@ -76,8 +77,8 @@ def measure(server: Server, database: Path, rows: int) -> dict[str, Any]:
                 samples.append(result.first_row * 1000)
                 entry["first_symbol"] = result.first_symbol
             if samples:
-                expected = _first_in_order(database, column.key, direction == "desc")
-                got = _value_of(database, column.key, entry.get("first_symbol") or "")
+                expected = _first_in_order(database_url, column.key, direction == "desc")
+                got = _value_of(database_url, column.key, entry.get("first_symbol") or "")
                 entry["order_ok"] = got == expected
                 if not entry["order_ok"]:
                     entry["note"] = "ignored? first row is not first in this order"

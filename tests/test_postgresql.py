@@ -7,9 +7,13 @@ cover what only PostgreSQL has.
 
 from __future__ import annotations
 
+import json
 import re
+import subprocess
+import sys
 import threading
 import time
+from pathlib import Path
 from urllib.parse import urlencode
 
 import pytest
@@ -22,10 +26,11 @@ from web.models import Base, stocks
 from web.seeding import SeedError, count_rows, generate_rows, seed
 from web.view import SORT_KEYS, View
 
-from .conftest import SEEDED_ROWS, app_sessions, needs_postgresql
+from .conftest import POSTGRESQL_URL, SEEDED_ROWS, app_sessions, needs_postgresql
 
 pytestmark = needs_postgresql
 
+ROOT = Path(__file__).resolve().parent.parent
 ABORTED_STREAMS = 100
 WAIT_SECONDS = 10  # for the server to do something it was asked to; a bound, not a pause
 
@@ -300,3 +305,33 @@ def test_a_reloaded_table_has_the_names_create_all_gives(new_database):
         assert next_id == 201
     finally:
         engine.dispose()
+
+
+def test_the_bench_runs_the_app_on_postgresql(tmp_path):
+    rows = 2_000
+    done = subprocess.run(
+        [
+            *(sys.executable, "-m", "bench", "--quick", "--skip-browser"),
+            *("--sizes", str(rows), "--streams", "4", "--database", "postgresql"),
+            *("--database-url", POSTGRESQL_URL, "--out", str(tmp_path / "results")),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    try:
+        assert done.returncode == 0, done.stderr[-3000:]
+        report = json.loads((tmp_path / "results" / "latest.json").read_text())
+        [row] = [r for r in report["throughput"] if r["variant"] == "streamtable"]
+        assert row["complete"] and row["rows"] == rows, row
+        assert row["first_row_ms"] is not None and row["peak_mb"] is not None
+        assert all(r["order_ok"] for r in report["sort_orders"]["results"])
+        assert report["concurrency"]["completed"] == 4
+        assert report["machine"]["postgresql"]
+    finally:
+        admin = create_engine(POSTGRESQL_URL, poolclass=NullPool, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "streamtable_bench_{rows}" WITH (FORCE)'))
+        admin.dispose()
