@@ -148,6 +148,24 @@ def test_finishing_releases_the_connection(app, client):
     assert get_engine(app).pool.checkedout() == 0
 
 
+def test_more_streams_at_once_than_the_pool_keeps_all_start(app, client):
+    # gunicorn gives a worker 32 threads; the pool keeps 5 connections and must not make a
+    # 16th stream wait (SQLAlchemy's default pool failed it after 30 s).
+    engine = get_engine(app)
+    open_streams = []
+    try:
+        for _ in range(20):
+            response, chunks = stream(client)
+            next(chunks)
+            assert b"<tr><td>" in next(chunks)
+            open_streams.append(response)
+        assert engine.pool.checkedout() == 20
+    finally:
+        for response in open_streams:
+            response.close()
+    assert engine.pool.checkedout() == 0
+
+
 def test_hostile_names_render_as_text(app, client):
     hostile = ["<script>alert(1)</script>", '"><img src=x onerror=alert(1)>', "Q&A 'Ünïcode'"]
     with get_engine(app).begin() as conn:
