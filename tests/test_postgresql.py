@@ -120,7 +120,8 @@ def streamed_statement(app, client, path: str) -> tuple[str, dict]:
         client.get(path).get_data()
     finally:
         event.remove(engine, "before_cursor_execute", on_execute)
-    [(statement, parameters)] = seen
+    # The stream sets its statement timeout first, then runs the one SELECT.
+    [(statement, parameters)] = [(sql, args) for sql, args in seen if sql.startswith("SELECT")]
     return statement, parameters
 
 

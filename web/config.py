@@ -26,6 +26,10 @@ class Config:
     FLUSH_SECONDS = 0.25
     # Level of the app's log; at INFO every stream logs one JSON line (see web/streams.py).
     LOG_LEVEL = "INFO"
+    # Seconds the database may take for one step of a query (starting it, or fetching the
+    # next rows); past it the stream ends with a note. Not a limit on a whole stream: a slow
+    # reader of a million rows is fine. null (STREAMTABLE_STATEMENT_TIMEOUT=null): no limit.
+    STATEMENT_TIMEOUT = 10.0
     # The most rows one response streams; a view with more ends with a note saying so.
     # Chromium needs ~40 s and ~3 GB for a million rows, so more is rarely useful on a page.
     MAX_ROWS = 2_000_000

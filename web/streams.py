@@ -18,7 +18,7 @@ from sqlalchemy import Engine, Row, Select
 
 from . import signals
 from .chunker import chunked
-from .db import stream_select
+from .db import QueryTimeout, stream_select
 from .view import SORT_KEYS
 
 _PRICE = SORT_KEYS.index("price")
@@ -32,6 +32,7 @@ class StreamSettings:
     chunk_rows: int
     flush_seconds: float
     max_rows: int | None  # None: no limit (exports)
+    statement_timeout: float | None  # seconds per query step; None: no limit
 
     @classmethod
     def from_config(cls, config: dict) -> StreamSettings:
@@ -41,6 +42,7 @@ class StreamSettings:
             chunk_rows=config["CHUNK_ROWS"],
             flush_seconds=config["FLUSH_SECONDS"],
             max_rows=config["MAX_ROWS"],
+            statement_timeout=config["STATEMENT_TIMEOUT"],
         )
 
 
@@ -94,7 +96,7 @@ class Ending:
 
     summary: Summary
     seconds: float
-    outcome: str = "completed"  # or "limited" (MAX_ROWS reached) or "failed"
+    outcome: str = "completed"  # or "limited" (MAX_ROWS), "timed out" or "failed"
     notice: str | None = None  # for the reader, when the outcome is not "completed"
 
 
@@ -107,7 +109,7 @@ class StreamReport:
     bytes: int = 0
     first_rows_seconds: float | None = None  # from the request to the first chunk of rows
     seconds: float = 0.0
-    outcome: str = "streaming"  # then "completed", "limited", "aborted" or "failed"
+    outcome: str = "streaming"  # then "completed", "limited", "timed out", "aborted", "failed"
     reference: str | None = None  # of the logged error, when it failed
 
 
@@ -144,7 +146,9 @@ def stream(
     """
     if settings.max_rows is not None:
         statement = statement.limit(settings.max_rows + 1)  # one more: was anything left out?
-    batches = stream_select(engine, statement, settings.first_rows, settings.fetch_rows)
+    batches = stream_select(
+        engine, statement, settings.first_rows, settings.fetch_rows, settings.statement_timeout
+    )
     limit = RowLimit(batches, settings.max_rows)
     summary = Summary(limit)
     report = StreamReport(path)
@@ -172,6 +176,16 @@ def stream(
     except GeneratorExit:
         report.outcome = "aborted"
         raise
+    except QueryTimeout as timeout:
+        report.outcome = "timed out"
+        app.logger.warning("stream of %s timed out after %d rows", path, summary.rows)
+        if not end_cleanly_on_failure:
+            raise
+        notice = (
+            f"The table stops here: the database took more than {timeout.seconds:g} s to find "
+            "the next rows. Narrow the view (a filter, a longer search) to see more."
+        )
+        yield closing(Ending(summary, perf_counter() - started, "timed out", notice))
     except Exception:
         report.outcome = "failed"
         report.reference = uuid4().hex[:8]
