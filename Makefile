@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 ROWS ?= 100000
 BIND ?= 127.0.0.1:8000
 
-.PHONY: run test lint bench system-packages clean
+.PHONY: run test lint bench load-test system-packages clean
 
 ## Serve the app with gunicorn, seeding the default database with $(ROWS) rows if it is empty.
 run: $(VENV)/.installed
@@ -24,6 +24,10 @@ test: $(VENV)/.installed-test system-packages
 ## Measure throughput, first-row latency and memory against baselines (prints a table).
 bench: $(VENV)/.installed-test system-packages
 	$(BIN)/python -m bench
+
+## Load test: 50 readers of a 100k-row table and 200 early leavers, production settings.
+load-test: $(VENV)/.installed-test
+	$(BIN)/python -m bench.load
 
 ## Install the Debian packages the tests drive (chromium, postgresql, nginx) if missing.
 system-packages:

@@ -78,12 +78,19 @@ class MemorySampler(threading.Thread):
 
 
 class Server:
-    """``gunicorn -c gunicorn.conf.py --workers 1`` serving ``app`` over ``database_url``."""
+    """``gunicorn -c gunicorn.conf.py --workers 1`` serving ``app`` over ``database_url``.
 
-    def __init__(self, app: str, database_url: str, log_path: Path) -> None:
+    ``workers=None`` keeps the production setting (``WEB_CONCURRENCY``, default 2); the
+    memory figures then follow the first worker only, see :meth:`worker_pids` for all.
+    """
+
+    def __init__(
+        self, app: str, database_url: str, log_path: Path, workers: int | None = 1
+    ) -> None:
         self.app = app
         self.database_url = database_url
         self.log_path = log_path
+        self.workers = workers
         self.host = "127.0.0.1"
         self.port = 0
         self.process: subprocess.Popen[bytes] | None = None
@@ -118,8 +125,7 @@ class Server:
             "gunicorn",
             "-c",
             "gunicorn.conf.py",
-            "--workers",
-            "1",
+            *(["--workers", str(self.workers)] if self.workers else []),
             "--bind",
             f"{self.host}:{self.port}",
             self.app,
@@ -147,14 +153,21 @@ class Server:
 
     def worker_pid(self) -> int | None:
         """The master's child: with ``--workers 1`` there is exactly one."""
+        pids = self.worker_pids()
+        return pids[0] if pids else None
+
+    def worker_pids(self) -> list[int]:
+        """The master's children: its workers."""
         if self.process is None:
-            return None
+            return []
         master = self.process.pid
         try:
-            children = Path(f"/proc/{master}/task/{master}/children").read_text().split()
+            return [
+                int(pid)
+                for pid in Path(f"/proc/{master}/task/{master}/children").read_text().split()
+            ]
         except OSError:
-            return None
-        return int(children[0]) if children else None
+            return []
 
     def peak_mb(self) -> float | None:
         """The worker's peak resident set (``VmHWM``) in MB since it started."""

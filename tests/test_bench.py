@@ -77,3 +77,35 @@ def test_quick_bench_writes_every_section_and_every_row(tmp_path: Path):
     assert report["concurrency"]["completed"] == 4
     assert len(report["sort_orders"]["results"]) == 18
     assert {target["status"] for target in report["targets"]} <= {"PASS", "FAIL", "SKIP"}
+
+
+def test_load_test_runs_and_finds_nothing_wrong(tmp_path: Path):
+    out = tmp_path / "results"
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bench.load",
+            "--readers",
+            "3",
+            "--leavers",
+            "4",
+            "--rows",
+            str(ROWS),
+            "--out",
+            str(out),
+            "--data-dir",
+            str(tmp_path / "data"),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    report = json.loads((out / "load-sqlite-latest.json").read_text())
+    assert report["requests"] == 7 and report["server_errors"] == 0
+    assert report["readers_complete"] == 3 and report["leavers_saw_a_row"] == 4
+    assert sum(report["outcomes"].values()) == 7, "every stream logged its end"
+    assert report["streams_not_ended"] == 0 and report["passed"]

@@ -74,6 +74,10 @@ def _tune_sqlite(dbapi_connection, connection_record) -> None:
     # WAL lets readers stream while seed.py replaces the table; readers keep their snapshot.
     cursor.execute("PRAGMA journal_mode = WAL")
     cursor.execute("PRAGMA busy_timeout = 5000")
+    # Each stream holds a connection, so its page cache is paid once per concurrent stream:
+    # 256 KiB (not the 2 MB default) keeps 32 streams in a worker under ~150 MB, and the
+    # operating system caches the file anyway (measured: no change in rows/s at 1M rows).
+    cursor.execute("PRAGMA cache_size = -256")
     # No mmap_size: mapping the file cut sorted reads by ~25%, but every page a stream
     # touched then counted in the worker's resident memory, which grew with the table
     # (+113 MB from 10k to 1M rows) though the heap stayed flat.
