@@ -113,9 +113,12 @@ class Faults:
         self.armed: int | None = None
 
     def on_cursor_execute(self, conn, cursor, statement, parameters, context, executemany):
+        # Only a SELECT takes the fault: on PostgreSQL a stream first sets its timeout.
+        if not statement.lstrip().upper().startswith("SELECT"):
+            return
         with self._lock:
             after, self.armed = self.armed, None
-        if after is not None and statement.lstrip().upper().startswith("SELECT"):
+        if after is not None:
             context.cursor = _FailingCursor(cursor, statement, after)
 
     def blueprint(self) -> Blueprint:
