@@ -160,3 +160,17 @@ def gate(base_url: str):
     client = GateClient(base_url)
     yield client
     client.release()
+
+
+def traverse(page, direction: str, js: bool = True) -> None:
+    """Go back or forward, and wait for the page that history then shows.
+
+    With htmx (``history: "reload"``) a traverse first lands on the old document, and htmx
+    then reloads it: wait for that reload's load event, or the test would act on the old
+    page while it is being replaced.
+    """
+    if not js:
+        getattr(page, f"go_{direction}")()
+        return
+    with page.expect_event("load"):
+        getattr(page, f"go_{direction}")()

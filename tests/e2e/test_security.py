@@ -6,6 +6,8 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import Page, expect
 
+from .conftest import traverse
+
 pytestmark = pytest.mark.e2e
 
 RECORD_VIOLATIONS = """
@@ -41,7 +43,7 @@ def test_no_policy_violation_while_using_every_control(watched):
     page.get_by_label("Search").fill("a")
     expect(page).to_have_url("/stocks?sort=price&exchange=NYSE&q=a")
     expect(page.locator("#stream-end")).to_be_attached()
-    page.go_back()
+    traverse(page, "back")
     expect(page).to_have_url("/stocks?sort=price&exchange=NYSE")
 
     expect(page.locator("#stream-end")).to_be_attached()

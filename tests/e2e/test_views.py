@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from .conftest import E2E_ROWS
+from .conftest import E2E_ROWS, traverse
 
 pytestmark = pytest.mark.e2e
 
@@ -132,13 +132,13 @@ def test_back_and_forward_restore_the_view(tab: Page, mode: str):
     filtered = int(tab.locator("#stream-end").get_attribute("data-rows"))
     assert filtered < E2E_ROWS
 
-    tab.go_back()
+    traverse(tab, "back", js=mode == "htmx")
     expect(tab).to_have_url(re.compile(r"sort=volume$"))
     expect(tab.locator("#stream-end")).to_have_attribute("data-rows", str(E2E_ROWS))
     expect(tab.get_by_label("Exchange")).to_have_value("")
     expect(tab.locator("th[aria-sort=ascending]")).to_have_text("Volume")
 
-    tab.go_forward()
+    traverse(tab, "forward", js=mode == "htmx")
     expect(tab).to_have_url(re.compile(r"exchange=LSE$"))
     expect(tab.locator("#stream-end")).to_have_attribute("data-rows", str(filtered))
     expect(tab.get_by_label("Exchange")).to_have_value("LSE")
