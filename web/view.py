@@ -119,7 +119,7 @@ class View:
         """The rows of this view, in the column order the renderers expect.
 
         Ordered by the sort column, then id, so ties keep a stable order and the
-        ``(column, id)`` index serves the first row at once.
+        ``(column, id)`` index serves the first row at once (symbol is unique on its own).
         """
         columns = [stocks.c[column.key] for column in COLUMNS]
         # The timestamp as text: SQLite and PostgreSQL print the same, and no per-row parsing.
@@ -139,7 +139,9 @@ class View:
                     stocks.c.name.icontains(self.q, autoescape=True),
                 )
             )
-        order = [stocks.c[self.sort], stocks.c.id]
+        order = [stocks.c[self.sort]]
+        if self.sort != "symbol":  # symbol is unique: id adds nothing, and PostgreSQL would
+            order.append(stocks.c.id)  # plan an Incremental Sort on top of its index
         if self.descending:
             order = [column.desc() for column in order]
         return statement.order_by(*order)
