@@ -106,7 +106,7 @@ def _throughput(report: dict[str, Any]) -> list[str]:
     formats = ["", ",d", ",.1f", ",.1f", ",.2f", ",.0f", ".1f", ".1f", ".1f", ".2f", ""]
     return [
         "Whole table, one client (median of each figure over the runs; streamtable and floor",
-        "take turns). peak = worker VmHWM, which includes the mmap'd database pages;",
+        "take turns). peak = worker VmHWM (peak resident memory, file pages included);",
         "anon = sampled peak RssAnon (heap) of the worker",
         table(headers, rows, formats),
     ]
@@ -150,7 +150,7 @@ def _memory(report: dict[str, Any]) -> list[str]:
     if m.get("anon_growth_mb") is not None:
         lines.append(
             f"        heap (peak RssAnon): {m['small_anon_mb']} MB -> {m['large_anon_mb']} MB "
-            f"({m['anon_growth_mb']:+.1f} MB); the rest of VmHWM is the mmap'd database file"
+            f"({m['anon_growth_mb']:+.1f} MB)"
         )
     return lines
 

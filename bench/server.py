@@ -2,9 +2,9 @@
 
 A fresh server per variant and size keeps one run's memory peak and caches out of the next.
 The worker is the master's only child; its ``VmHWM`` is the peak resident memory of the
-process that did the work. ``VmHWM`` also counts the pages of the memory-mapped database
-file (``PRAGMA mmap_size``), once per connection that maps them, so a sampler also tracks
-the peak of ``RssAnon``: the heap, which is what a leak or a buffered table would grow.
+process that did the work. ``VmHWM`` also counts file pages mapped into the process (the
+app once memory-mapped its SQLite file, and its peak grew with the table), so a sampler
+also tracks the peak of ``RssAnon``: the heap, which a leak or a buffered table would grow.
 """
 
 from __future__ import annotations

@@ -13,6 +13,17 @@
 
   htmx.process(form);
 
+  // htmx looks for hx- attributes in everything it processes (an XPath walk over every
+  // node): at DOMContentLoaded that is the whole page, and a million rows froze Chromium for
+  // ~10 s; every row group an htmx re-stream swaps in is walked too. Rows never carry hx-
+  // attributes and the controls are processed above, so skip those walks.
+  document.addEventListener("htmx:before:process", (event) => {
+    const root = event.target;
+    if (root === document.body || root.id === "rows" || root.classList?.contains("g")) {
+      event.preventDefault();
+    }
+  });
+
   // --- busy state and progress -------------------------------------------------------
 
   const counted = { rows: null, groups: 0, total: 0 };
