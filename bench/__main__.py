@@ -28,7 +28,7 @@ from sqlalchemy import text
 
 from web.db import make_engine
 
-from . import browser, compression, concurrency, sorts, targets
+from . import browser, compression, concurrency, sorts, targets, views
 from .data import Dataset, SeedTiming, ensure_database, time_seed
 from .log import progress
 from .machine import describe
@@ -194,6 +194,7 @@ def _on_streamtable(server: Server, database_url: str, rows: int, report: dict[s
     report["sort_orders"] = _guarded(
         "sort orders", lambda: sorts.measure(server, database_url, rows)
     )
+    report["views"] = _guarded("views", lambda: views.measure(server, rows))
     report["compression"] = _guarded("compression", lambda: compression.measure(server, rows))
 
 

@@ -280,6 +280,33 @@ def _data(report: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _views(report: dict[str, Any]) -> list[str]:
+    section = report.get("views") or {}
+    if "pages" not in section:
+        return [f"Views: {section.get('error') or 'not measured'}"]
+    pages = [
+        [p["path"], p["status"], p["first_row_ms"], p["total_s"], p["rows"]]
+        for p in section["pages"]
+    ]
+    exports = [
+        [e["path"], e["status"], e["total_s"], e["mb"], e["rows_per_s"]] for e in section["exports"]
+    ]
+    return [
+        f"Views @ {section['rows']:,} rows (one request each, no compression)",
+        table(
+            ["view", "status", "first row ms", "total s", "rows"],
+            pages,
+            ["", "d", ".1f", ".3f", ",d"],
+        ),
+        "",
+        table(
+            ["export", "status", "total s", "MB", "rows/s"],
+            exports,
+            ["", "d", ".2f", ".1f", ",d"],
+        ),
+    ]
+
+
 def _targets(report: dict[str, Any]) -> list[str]:
     rows = [[t["status"], t["name"], t["goal"], t["measured"]] for t in report.get("targets", [])]
     return ["Targets", table(["", "target", "goal", "measured"], rows)]
@@ -291,6 +318,7 @@ def render(report: dict[str, Any]) -> str:
         _header(report),
         _throughput(report),
         _sorts(report),
+        _views(report),
         _memory(report),
         _concurrency(report),
         _compression(report),

@@ -51,6 +51,7 @@ def test_quick_bench_writes_every_section_and_every_row(tmp_path: Path):
         "data",
         "throughput",
         "sort_orders",
+        "views",
         "memory",
         "concurrency",
         "compression",
@@ -76,6 +77,8 @@ def test_quick_bench_writes_every_section_and_every_row(tmp_path: Path):
 
     assert report["concurrency"]["completed"] == 4
     assert len(report["sort_orders"]["results"]) == 18
+    assert all(page["complete"] for page in report["views"]["pages"])
+    assert all(export["complete"] for export in report["views"]["exports"])
     assert {target["status"] for target in report["targets"]} <= {"PASS", "FAIL", "SKIP"}
 
 
