@@ -37,3 +37,9 @@ accesslog = os.environ.get("GUNICORN_ACCESSLOG", "-") or None
 # gunicorn 25+ opens a control socket at one fixed path per user, which several servers on
 # one machine (tests, benchmarks, a dev server) would fight over. Nothing here uses it.
 control_socket_disable = True
+
+
+def when_ready(server) -> None:
+    """Say where the table is, once the server listens."""
+    for listener in server.LISTENERS:
+        server.log.info("streamtable is serving: open %s/stocks", listener)
