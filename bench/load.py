@@ -32,7 +32,7 @@ from sqlalchemy.engine import make_url
 from .client import FetchResult, fetch
 from .data import ensure_database
 from .log import progress
-from .server import MemorySampler, Server
+from .server import MemorySampler, Server, peak_mb
 
 HERE = Path(__file__).resolve().parent
 PATH = "/stocks"
@@ -123,7 +123,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         peaks = [
             {
                 "pid": s.pid,
-                "peak_mb": _vm_hwm_mb(s.pid),
+                "peak_mb": peak_mb(s.pid),
                 "peak_anon_mb": round(s.peak_anon_kb / 1024, 1),
             }
             for s in samplers
@@ -167,16 +167,6 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 def _left(result: FetchResult) -> bool:
     """A leaver's own hang-up is not an error."""
     return result.first_row is not None
-
-
-def _vm_hwm_mb(pid: int) -> float | None:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return round(int(line.split()[1]) / 1024, 1)
-    except OSError:
-        return None
-    return None
 
 
 def print_report(report: dict[str, Any]) -> None:

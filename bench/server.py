@@ -44,6 +44,12 @@ def _status_kb(pid: int, field: str) -> int | None:
     return None
 
 
+def peak_mb(pid: int) -> float | None:
+    """A process's peak resident memory (``VmHWM``) in MB, None once it is gone."""
+    kb = _status_kb(pid, "VmHWM")
+    return round(kb / 1024, 1) if kb is not None else None
+
+
 class MemorySampler(threading.Thread):
     """Peak ``RssAnon`` and ``RssFile`` of one process; the kernel keeps no peak for them."""
 
@@ -62,15 +68,6 @@ class MemorySampler(threading.Thread):
             self.peak_anon_kb = max(self.peak_anon_kb, anon)
             self.peak_file_kb = max(self.peak_file_kb, _status_kb(self.pid, "RssFile") or 0)
             self._stop_event.wait(SAMPLE_SECONDS)
-
-    def last_error(self) -> str | None:
-        """The last exception line the server logged: why a stream was cut short."""
-        try:
-            lines = self.log_path.read_text(errors="replace").splitlines()
-        except OSError:
-            return None
-        found = [line for line in lines if "Error:" in line or "Exception:" in line]
-        return found[-1].strip()[:300] if found else None
 
     def stop(self) -> None:
         self._stop_event.set()
@@ -172,8 +169,7 @@ class Server:
     def peak_mb(self) -> float | None:
         """The worker's peak resident set (``VmHWM``) in MB since it started."""
         pid = self.worker_pid()
-        kb = _status_kb(pid, "VmHWM") if pid else None
-        return round(kb / 1024, 1) if kb is not None else None
+        return peak_mb(pid) if pid else None
 
     def memory(self) -> dict[str, float | None]:
         """``VmHWM``, and the sampled peaks of heap (anon) and mapped-file pages, in MB."""

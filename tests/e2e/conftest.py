@@ -12,7 +12,6 @@ import os
 import shutil
 import socket
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -82,36 +81,20 @@ def server_database_url(databases) -> str:
 
 
 @pytest.fixture(scope="session")
-def base_url(pytestconfig: pytest.Config, request: pytest.FixtureRequest):
+def base_url(
+    pytestconfig: pytest.Config,
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+):
     given = pytestconfig.getoption("--base-url")
     if given:
         yield given.rstrip("/")
         return
+    from .deploy import app_server  # deploy.py builds on this module's helpers
+
     database_url = request.getfixturevalue("server_database_url")
-    url = f"http://127.0.0.1:{free_port()}"
-    env = {**os.environ, "DATABASE_URL": database_url, "GUNICORN_ACCESSLOG": ""}
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "-c",
-            "gunicorn.conf.py",
-            "--workers",
-            "1",
-            "--bind",
-            url.removeprefix("http://"),
-            "tests.e2e.server:create_gated_app()",
-        ],
-        cwd=ROOT,
-        env=env,
-    )
-    try:
-        wait_until_serving(url, process)
-        yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
+    with app_server(database_url, tmp_path_factory.mktemp("e2e-server")) as server:
+        yield server.url
 
 
 class GateClient:

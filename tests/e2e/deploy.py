@@ -1,8 +1,8 @@
 """The production deployment, started for a test: gunicorn app servers and nginx in front.
 
 Each app server is ``gunicorn -c gunicorn.conf.py --workers 1`` serving
-``tests.e2e.server:create_gated_app()`` on a free loopback port, as the ``base_url`` fixture
-starts it, with its access log and its own log in files the test can read. nginx runs
+``tests.e2e.server:create_gated_app()`` on a free loopback port (the ``base_url`` fixture
+starts one this way too), with its access log and its own log in files the test can read. nginx runs
 deploy/nginx.conf, rendered as its header says, as a foreground process with a temp prefix.
 """
 
