@@ -16,8 +16,8 @@ threads = int(os.environ.get("GUNICORN_THREADS", "32"))
 
 # With gthread the timeout is the worker's heartbeat, sent by its main loop at least once a
 # second, not a limit per request: a stream of any length is fine, while a worker whose main
-# loop hangs is still killed and replaced. (A request thread stuck in a query is not: bound
-# queries in the database, e.g. PostgreSQL's statement_timeout.) tests/e2e/test_nginx.py
+# loop hangs is still killed and replaced. (A request thread stuck in a query is not: the
+# app's STATEMENT_TIMEOUT ends a query step that runs too long.) tests/e2e/test_nginx.py
 # holds a stream for longer than the timeout and stops a worker to see it replaced.
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
 # On SIGTERM (and for the old workers on SIGHUP) a worker stops accepting and gives its

@@ -172,3 +172,16 @@ def client(app):
 @pytest.fixture
 def runner(app):
     return app.test_cli_runner()
+
+
+def leave_mid_stream(app, client, path: str, **request) -> tuple[int, int]:
+    """Read two chunks of ``path``, then leave as a WSGI server does when its client goes
+    away (it closes the response). Returns the connections checked out of the app's pool
+    while streaming, and after leaving."""
+    response = client.get(path, buffered=False, **request)
+    chunks = iter(response.response)
+    next(chunks)
+    next(chunks)
+    streaming = get_engine(app).pool.checkedout()
+    response.close()
+    return streaming, get_engine(app).pool.checkedout()

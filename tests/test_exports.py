@@ -12,7 +12,7 @@ from sqlalchemy import insert
 from web.db import get_engine
 from web.models import stocks
 
-from .conftest import SEEDED_ROWS
+from .conftest import SEEDED_ROWS, leave_mid_stream
 
 
 def add_stock(app, **values):
@@ -91,13 +91,7 @@ def test_exports_follow_the_view(client):
 
 
 def test_exports_stream_in_chunks_and_release_the_connection(app, client):
-    response = client.get("/stocks.csv", buffered=False)
-    chunks = iter(response.response)
-    next(chunks)
-    next(chunks)
-    assert get_engine(app).pool.checkedout() == 1
-    response.close()
-    assert get_engine(app).pool.checkedout() == 0
+    assert leave_mid_stream(app, client, "/stocks.csv") == (1, 0)
 
 
 def test_download_names_are_safe(client):

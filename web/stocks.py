@@ -106,10 +106,8 @@ def table() -> Response:
             render_template("stocks/_restream.html", **context).encode(),
             {"HX-Target": "#stocks", "HX-Swap": "innerHTML", "HX-Push-Url": context["view_url"]},
         )
-        notice, summary = (
-            _closing("stocks/_notice.html", context),
-            _closing("stocks/_summary.html", context),
-        )
+        notice = _closing("stocks/_notice.html", context)
+        summary = _closing("stocks/_summary.html", context)
 
         def closing(end: Ending) -> bytes:
             parts = [multipart.part(notice(end).encode(), ROWS_PART)] if end.notice else []

@@ -111,10 +111,6 @@ class View:
             return replace(self, descending=not self.descending)
         return replace(self, sort=key, descending=False)
 
-    @property
-    def filtered(self) -> bool:
-        return bool(self.exchange or self.sector or self.q)
-
     def statement(self) -> Select:
         """The rows of this view, in the column order the renderers expect.
 
