@@ -122,7 +122,8 @@ def _prepare_data(args: argparse.Namespace) -> tuple[dict[int, Dataset], dict[st
 def _throughput(
     args: argparse.Namespace, datasets: dict[int, Dataset], report: dict[str, Any]
 ) -> None:
-    """Per size: streamtable and floor taking turns, then each slow baseline on its own."""
+    """Per size: streamtable, floor and handwritten taking turns, then each slow baseline on
+    its own."""
     largest = max(args.sizes)
     log_dir = args.out / "logs"
     fast = [variant for variant in VARIANTS if not variant.slow]
@@ -184,9 +185,21 @@ def _throughput(
             ),
             None,
         )
+        handwritten = next(
+            (
+                r
+                for r in report["throughput"]
+                if r["variant"] == "handwritten"
+                and r["rows_expected"] == rows
+                and r.get("rows_per_s")
+            ),
+            None,
+        )
         for r in report["throughput"]:
             if r["rows_expected"] == rows and r.get("rows_per_s") and floor:
                 r["ratio_vs_floor"] = round(r["rows_per_s"] / floor["rows_per_s"], 2)
+            if r["variant"] == "streamtable" and r.get("rows_per_s") and handwritten:
+                r["ratio_vs_handwritten"] = round(r["rows_per_s"] / handwritten["rows_per_s"], 3)
 
 
 def _on_streamtable(server: Server, database_url: str, rows: int, report: dict[str, Any]) -> None:

@@ -7,6 +7,9 @@
   generator yielding one ``render_template`` per row under ``stream_with_context``.
 - ``create_buffered_app()``: the same rows rendered by one template before the response
   starts, so nothing reaches the client until everything is rendered.
+- ``create_handwritten_app()``: streamtable itself, but with the hand-written row renderer
+  it had before the renderers were generated from the table spec: the generated one must
+  keep its speed (>= 0.95x its rows/s in the same run).
 
 Every variant reads ``DATABASE_URL`` (``sqlite:///path``) and serves ``GET /stocks``.
 """
@@ -16,17 +19,20 @@ from __future__ import annotations
 import os
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import replace
 from html import escape
 from pathlib import Path
 from typing import Any
 
 from flask import Flask, Response, render_template, stream_with_context
-from sqlalchemy import select
+from sqlalchemy import Row, select
 from sqlalchemy.orm import Session
 
+from web import create_app, render
 from web.db import make_engine
-from web.models import Stock
-from web.view import COLUMNS
+from web.models import STOCKS, Stock
+
+COLUMNS = STOCKS.columns
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 FLOOR_CHUNK_BYTES = 64 * 1024
@@ -144,4 +150,28 @@ def create_buffered_app() -> Flask:
             "buffered.html", variant="buffered", columns=COLUMNS, stocks=rows, rows=len(rows)
         )
 
+    return app
+
+
+def handwritten_row_group(rows: list[Row]) -> str:
+    """The page's row renderer as it was written by hand for the nine stock columns."""
+    e = render.escape_text
+    return "".join(
+        [
+            '<div class="g"><table role="rowgroup">',
+            *[
+                f"<tr><td>{e(symbol)}<td>{e(name)}<td>{e(exchange)}<td>{e(sector)}"
+                f"<td>{price:,.2f}<td>{change:+.2f}<td>{volume:,}<td>{cap:,}<td>{e(updated)}"
+                for symbol, name, exchange, sector, price, change, volume, cap, updated in rows
+            ],
+            "</table></div>",
+        ]
+    )
+
+
+def create_handwritten_app() -> Flask:
+    """streamtable with :func:`handwritten_row_group` in place of the generated renderer."""
+    app = create_app()
+    generated = app.extensions[render.EXTENSION_KEY]
+    app.extensions[render.EXTENSION_KEY] = replace(generated, html=handwritten_row_group)
     return app

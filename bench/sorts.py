@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 from sqlalchemy import text
 
 from web.db import make_engine
-from web.view import COLUMNS
+from web.models import STOCKS
 
 from .client import fetch
 from .log import progress
@@ -49,7 +49,7 @@ def _value_of(database_url: str, key: str, symbol: str) -> Any:
 def measure(server: Server, database_url: str, rows: int) -> dict[str, Any]:
     """First-row latency for each column and direction, ``SAMPLES`` requests each."""
     results: list[dict[str, Any]] = []
-    for column in COLUMNS:
+    for column in STOCKS.columns:
         for direction in ("asc", "desc"):
             path = f"/stocks?sort={column.key}&dir={direction}"
             samples: list[float] = []

@@ -24,6 +24,7 @@ class Variant:
 VARIANTS = (
     Variant("streamtable", "web:create_app()", slow=False),
     Variant("floor", "bench.baselines:floor_app", slow=False),
+    Variant("handwritten", "bench.baselines:create_handwritten_app()", slow=False),
     Variant("classic", "bench.baselines:create_classic_app()", slow=True),
     Variant("buffered", "bench.baselines:create_buffered_app()", slow=True),
 )

@@ -10,6 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from web.models import STOCKS
+
 ROOT = Path(__file__).resolve().parents[1]
 ROWS = 2_000
 
@@ -64,8 +66,8 @@ def test_quick_bench_writes_every_section_and_every_row(tmp_path: Path):
     assert report["seed"]["rows"] == ROWS
 
     by_variant = {row["variant"]: row for row in report["throughput"]}
-    assert set(by_variant) == {"streamtable", "floor", "classic", "buffered"}
-    for name in ("streamtable", "floor"):
+    assert set(by_variant) == {"streamtable", "floor", "handwritten", "classic", "buffered"}
+    for name in ("streamtable", "floor", "handwritten"):
         row = by_variant[name]
         log = (out / "logs" / f"{name}-{ROWS}.log").read_text()[-2000:]
         assert row["status"] == 200, log
@@ -74,9 +76,10 @@ def test_quick_bench_writes_every_section_and_every_row(tmp_path: Path):
         for figure in ("ttfb_ms", "first_row_ms", "total_s", "rows_per_s", "mb_per_s", "peak_mb"):
             assert row[figure] is not None, figure
     assert by_variant["streamtable"]["ratio_vs_floor"] is not None
+    assert by_variant["streamtable"]["ratio_vs_handwritten"] is not None
 
     assert report["concurrency"]["completed"] == 4
-    assert len(report["sort_orders"]["results"]) == 18
+    assert len(report["sort_orders"]["results"]) == 2 * len(STOCKS.sort_keys)
     assert all(page["complete"] for page in report["views"]["pages"])
     assert all(export["complete"] for export in report["views"]["exports"])
     assert {target["status"] for target in report["targets"]} <= {"PASS", "FAIL", "SKIP"}

@@ -7,8 +7,8 @@ from urllib.parse import quote_from_bytes, urlencode
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from web.models import EXCHANGES, SECTORS
-from web.view import PARAMETERS, SORT_KEYS
+from web.models import STOCKS
+from web.view import parameters
 
 PATHS = [
     "/",
@@ -21,9 +21,11 @@ PATHS = [
     "/static/../web/__init__.py",
     "/nowhere",
 ]
+PARAMETERS = parameters(STOCKS, max_search_length=100)
+CHOICES = [choice for column in STOCKS.enums for choice in column.choices]
 NAMES = st.sampled_from([*PARAMETERS, "", "sort[]", "_sort", "page", "q\x00"]) | st.text(max_size=8)
 VALUES = (
-    st.sampled_from([*SORT_KEYS, "asc", "desc", *EXCHANGES, *SECTORS, "", " "])
+    st.sampled_from([*STOCKS.sort_keys, "asc", "desc", *CHOICES, "", " "])
     | st.text(max_size=120)
     | st.text(min_size=90, max_size=400)
 )

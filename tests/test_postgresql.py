@@ -22,9 +22,9 @@ from sqlalchemy.pool import NullPool
 
 from web import create_app, seeding, signals
 from web.db import get_engine, make_engine
-from web.models import Base, stocks
+from web.models import STOCKS, Base, stocks
 from web.seeding import SeedError, count_rows, generate_rows, seed
-from web.view import SORT_KEYS, View
+from web.view import View
 
 from .conftest import POSTGRESQL_URL, SEEDED_ROWS, app_sessions, needs_postgresql
 
@@ -68,7 +68,11 @@ def test_aborted_streams_leave_no_query_transaction_or_checkout_behind(app, clie
         outcomes.append(report.outcome)
 
     signals.stream_ended.connect(on_stream_ended, app)
-    views = [view_path(View(key, descending)) for key in SORT_KEYS for descending in (False, True)]
+    views = [
+        view_path(View(STOCKS, key, descending))
+        for key in STOCKS.sort_keys
+        for descending in (False, True)
+    ]
     try:
         for number in range(ABORTED_STREAMS):
             response, _ = held_stream(client, views[number % len(views)])
@@ -126,9 +130,11 @@ def streamed_statement(app, client, path: str) -> tuple[str, dict]:
 
 
 @pytest.mark.parametrize("descending", [False, True], ids=["asc", "desc"])
-@pytest.mark.parametrize("key", SORT_KEYS)
+@pytest.mark.parametrize("key", STOCKS.sort_keys)
 def test_every_sort_reads_its_index_without_sorting_the_table(app, client, key, descending):
-    statement, parameters = streamed_statement(app, client, view_path(View(key, descending)))
+    statement, parameters = streamed_statement(
+        app, client, view_path(View(STOCKS, key, descending))
+    )
     with get_engine(app).connect() as conn:
         # EXPLAIN of the DECLARE plans as for a cursor: for the first rows fast.
         plan = "\n".join(
@@ -144,7 +150,7 @@ def test_every_sort_reads_its_index_without_sorting_the_table(app, client, key, 
 
 
 VIEWS_TO_COMPARE = [
-    *(f"sort={key}&dir={direction}" for key in SORT_KEYS for direction in ("asc", "desc")),
+    *(f"sort={key}&dir={direction}" for key in STOCKS.sort_keys for direction in ("asc", "desc")),
     "sector=Energy&sort=price",
     "exchange=LSE&sort=name&dir=desc",
     "q=acme",

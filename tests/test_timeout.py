@@ -7,7 +7,7 @@ from sqlalchemy import exists, select, true
 
 from web import create_app
 from web.db import QueryTimeout, get_engine, stream_select
-from web.models import stocks
+from web.models import STOCKS, stocks
 from web.view import View
 
 TIMEOUT = 0.3
@@ -56,7 +56,9 @@ def test_the_timeout_bounds_each_step_not_the_whole_stream(database_url, monkeyp
     app = create_app({"DATABASE_URL": database_url})
     engine = get_engine(app)
     rows = 0
-    for batch in stream_select(engine, slow_free(View().statement()), 50, 100, timeout=TIMEOUT):
+    for batch in stream_select(
+        engine, slow_free(View.default(STOCKS).statement()), 50, 100, timeout=TIMEOUT
+    ):
         rows += len(batch)
         clock[0] += TIMEOUT * 10  # the client took ten timeouts to read this batch
     assert rows > 1000
@@ -73,7 +75,9 @@ def test_a_slow_step_raises_query_timeout(database_url):
     app = create_app({"DATABASE_URL": database_url})
     engine = get_engine(app)
     with pytest.raises(QueryTimeout):
-        list(stream_select(engine, slow(View().statement()), 50, 100, timeout=TIMEOUT))
+        list(
+            stream_select(engine, slow(View.default(STOCKS).statement()), 50, 100, timeout=TIMEOUT)
+        )
     assert engine.pool.checkedout() == 0
     engine.dispose()
 

@@ -7,8 +7,8 @@ from typing import Any
 
 from flask import Flask
 
-from . import compression, db, security, signals, streams
-from .config import Config
+from . import compression, db, render, security, settings, signals, streams
+from .models import STOCKS
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
@@ -18,14 +18,12 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         template_folder="../templates",
         static_folder="../static",
     )
-    app.config.from_object(Config)
-    app.config.from_prefixed_env("STREAMTABLE")
-    if test_config:
-        app.config.update(test_config)
+    settings.init_app(app, test_config)
 
     db.init_app(app)
     compression.init_app(app)
     security.init_app(app)
+    render.init_app(app, STOCKS)
 
     # One log line per stream, through Flask's logger (stderr unless logging is configured).
     if app.logger.level == logging.NOTSET:
@@ -35,5 +33,6 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from . import stocks
 
     app.register_blueprint(stocks.bp)
+    stocks.init_app(app)
     app.add_url_rule("/", endpoint="index", view_func=stocks.index)
     return app

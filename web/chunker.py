@@ -10,11 +10,11 @@ Row = TypeVar("Row")
 
 
 def chunked(
-    batches: Iterable[Sequence[Row]], max_rows: int, max_seconds: float
+    batches: Iterable[Sequence[Row]], chunk_rows: int, flush_seconds: float
 ) -> Iterator[list[Row]]:
-    """Yield lists of rows: the first batch alone and at once, then ``max_rows`` at a time.
+    """Yield lists of rows: the first batch alone and at once, then ``chunk_rows`` at a time.
 
-    A chunk also goes out early once ``max_seconds`` passed since the last one, so a query
+    A chunk also goes out early once ``flush_seconds`` passed since the last one, so a query
     that finds its rows slowly (a rare search term) still shows them as they come. Every
     chunk is rendered whole (a complete row group, a complete multipart part), so chunk
     boundaries never split markup.
@@ -23,7 +23,7 @@ def chunked(
     flushed_at = float("-inf")  # the first batch is always due
     for batch in batches:
         chunk.extend(batch)
-        if len(chunk) >= max_rows or monotonic() - flushed_at >= max_seconds:
+        if len(chunk) >= chunk_rows or monotonic() - flushed_at >= flush_seconds:
             yield chunk
             chunk = []
             flushed_at = monotonic()

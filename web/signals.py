@@ -1,9 +1,9 @@
-"""Signals a stream sends as it goes; nothing in the app listens to them.
+"""Signals a stream sends as it goes: the app's observation points.
 
-They are the app's observation points: the end-to-end test server holds a stream open
-after its first rows by listening to :data:`rows_sent`, and a deployment can hang
-metrics or logging on :data:`stream_ended`. Receivers run on the streaming thread, so a
-slow receiver slows the stream.
+The app logs every stream by listening to :data:`stream_ended` (see
+``web.streams.log_report``); the end-to-end test server holds a stream open after its first
+rows by listening to :data:`rows_sent`, and a deployment can hang metrics on either.
+Receivers run on the streaming thread, so a slow receiver slows the stream.
 """
 
 from __future__ import annotations

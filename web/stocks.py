@@ -1,18 +1,19 @@
-"""Routes: the stock table page, its htmx re-stream, and its exports.
+"""Routes: the stock table page, its htmx re-stream, its exports and its column stylesheet.
 
-A request reads top to bottom: query string -> View -> select -> streamed body. Everything a
-stream needs is read here, inside the request; the body generator runs without the request
+Each streamed route reads top to bottom: parse the query string into a :class:`View`, pick
+the output (:mod:`web.outputs`), stream (:func:`web.streams.stream`). Everything a stream
+needs is read here, inside the request; the body generator runs without the request
 context and may be closed on another thread after a disconnect.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import replace
+import hashlib
 from time import perf_counter
 
 from flask import (
     Blueprint,
+    Flask,
     Response,
     current_app,
     redirect,
@@ -21,21 +22,14 @@ from flask import (
     url_for,
 )
 
-from . import multipart
 from .db import get_engine
-from .models import EXCHANGES, SECTORS
-from .render import csv_header, csv_rows, html_row_group, ndjson_rows
-from .streams import Ending, StreamSettings, stream
-from .view import COLUMNS, SORT_KEYS, InvalidView, View, describe
+from .models import STOCKS
+from .outputs import EXPORTS, Output, Page, Restream
+from .spec import Tone
+from .streams import Source, StreamSettings, stream
+from .view import InvalidView, View
 
 bp = Blueprint("stocks", __name__)
-
-ROWS_PART = {"HX-Target": "#rows", "HX-Swap": "beforeend"}
-SUMMARY_PART = {"HX-Target": "#stocks", "HX-Swap": "beforeend"}
-EXPORTS = {
-    "csv": ("text/csv; charset=utf-8; header=present", csv_rows),
-    "ndjson": ("application/x-ndjson", ndjson_rows),
-}
 
 
 def index() -> Response:
@@ -52,36 +46,41 @@ def invalid_view(error: InvalidView):
         # Show the message beside the controls and leave the table as it is.
         fragment = render_template("stocks/_error.html", message=str(error))
         return fragment, 400, {"HX-Retarget": "#view-error", "HX-Reswap": "innerHTML"}
-    return render_template("error.html", message=str(error)), 400
+    return render_template("error.html", message=str(error), spec=STOCKS), 400
 
 
-def _streamed(view: View, started: float, opening: bytes, **settings) -> dict:
-    """The arguments every stream of ``view`` shares; ``settings`` override the config's."""
-    return dict(
-        app=current_app._get_current_object(),
-        path=url_for(request.endpoint, **request.view_args, **view.args()),
-        engine=get_engine(),
-        statement=view.statement(),
-        settings=replace(StreamSettings.from_config(current_app.config), **settings),
-        started=started,
-        opening=opening,
+COLUMNS_CSS_KEY = "streamtable.columns_css"
+
+
+def init_app(app: Flask) -> None:
+    """Render the column stylesheet once: it changes only with the spec and the settings."""
+    css = app.jinja_env.get_template("stocks/columns.css").render(
+        spec=STOCKS, group_rows=app.config["CHUNK_ROWS"], Tone=Tone
     )
+    app.extensions[COLUMNS_CSS_KEY] = css, hashlib.sha256(css.encode()).hexdigest()[:12]
 
 
-def _template_context(view: View) -> dict:
-    return dict(
-        view=view,
-        columns=COLUMNS,
-        exchanges=EXCHANGES,
-        sectors=SECTORS,
-        view_url=url_for("stocks.table", **view.args()),
-    )
+@bp.app_context_processor
+def columns_css_url() -> dict:
+    """The column stylesheet's URL, versioned by its content so browsers may keep it."""
+    digest = current_app.extensions[COLUMNS_CSS_KEY][1]
+    return {"columns_css_url": url_for("stocks.columns_css", v=digest)}
 
 
-def _closing(template_name: str, context: dict) -> Callable[[Ending], str]:
-    """Renders the end of a stream once its summary is known, outside the request."""
-    template = current_app.jinja_env.get_template(template_name)
-    return lambda end: template.render(end=end, **context)
+@bp.get("/columns.css")
+def columns_css() -> Response:
+    css, digest = current_app.extensions[COLUMNS_CSS_KEY]
+    response = Response(css, content_type="text/css; charset=utf-8")
+    response.set_etag(digest)
+    if request.args.get("v") == digest:
+        response.cache_control.public = True
+        response.cache_control.max_age = 365 * 86_400
+        response.cache_control.immutable = True
+    return response.make_conditional(request)
+
+
+def parse_view() -> View:
+    return View.from_args(request.args, STOCKS, current_app.config["MAX_SEARCH_LENGTH"])
 
 
 def _canonical_redirect(view: View, endpoint: str, **values) -> Response | None:
@@ -92,66 +91,39 @@ def _canonical_redirect(view: View, endpoint: str, **values) -> Response | None:
     return redirect(url_for(endpoint, **values, **view.args()))
 
 
+def streamed(view: View, output: Output, started: float) -> Response:
+    """The response that streams ``view`` through ``output``."""
+    config = current_app.config
+    source = Source(
+        app=current_app._get_current_object(),
+        path=url_for(request.endpoint, **request.view_args, **view.args()),
+        engine=get_engine(),
+        statement=view.statement(),
+        table=view.spec,
+        settings=StreamSettings.from_config(config, capped=output.capped),
+        started=started,
+    )
+    response = Response(stream(source, output), content_type=output.content_type)
+    response.headers.update(output.headers)
+    response.headers["X-Accel-Buffering"] = "no"  # nginx: pass the stream through
+    return response
+
+
 @bp.get("/stocks")
 def table() -> Response:
     started = perf_counter()
-    view = View.from_args(request.args)
+    view = parse_view()
     if redirect_to := _canonical_redirect(view, "stocks.table"):
         return redirect_to
-    context = _template_context(view)
-    if is_htmx():
-        # Part one resets the table (new header, empty rows) and updates the URL; then
-        # one part per row group; the last part appends the summary.
-        opening = multipart.part(
-            render_template("stocks/_restream.html", **context).encode(),
-            {"HX-Target": "#stocks", "HX-Swap": "innerHTML", "HX-Push-Url": context["view_url"]},
-        )
-        notice = _closing("stocks/_notice.html", context)
-        summary = _closing("stocks/_summary.html", context)
-
-        def closing(end: Ending) -> bytes:
-            parts = [multipart.part(notice(end).encode(), ROWS_PART)] if end.notice else []
-            parts += [multipart.part(summary(end).encode(), SUMMARY_PART), multipart.END]
-            return b"".join(parts)
-
-        body = stream(
-            **_streamed(view, started, opening=opening),
-            render=lambda rows: multipart.part(html_row_group(rows).encode(), ROWS_PART),
-            closing=closing,
-        )
-        content_type = multipart.CONTENT_TYPE
-    else:
-        head = render_template("stocks/page_head.html", **context)
-        foot = _closing("stocks/page_foot.html", context)
-        body = stream(
-            **_streamed(view, started, opening=head.encode()),
-            render=lambda rows: html_row_group(rows).encode(),
-            closing=lambda end: foot(end).encode(),
-        )
-        content_type = "text/html; charset=utf-8"
-    response = Response(body, content_type=content_type)
-    response.headers["X-Accel-Buffering"] = "no"  # nginx: pass the stream through
+    response = streamed(view, Restream(view) if is_htmx() else Page(view), started)
     response.vary.add("HX-Request")
     return response
 
 
-@bp.get("/stocks.<any(csv, ndjson):fmt>")
+@bp.get(f"/stocks.<any({', '.join(EXPORTS)}):fmt>")
 def export(fmt: str) -> Response:
     started = perf_counter()
-    view = View.from_args(request.args)
+    view = parse_view()
     if redirect_to := _canonical_redirect(view, "stocks.export", fmt=fmt):
         return redirect_to
-    content_type, render_rows = EXPORTS[fmt]
-    opening = csv_header(SORT_KEYS) if fmt == "csv" else ""
-    body = stream(
-        # Not limited to MAX_ROWS (like Datasette's streamed CSV): no browser renders these.
-        **_streamed(view, started, opening=opening.encode(), max_rows=None),
-        render=lambda rows: render_rows(rows).encode(),
-        closing=lambda end: b"",
-        end_cleanly_on_failure=False,  # a CSV has no place for a note: cut the transfer
-    )
-    name = "-".join(filter(None, ["stocks", describe(view.args())]))
-    response = Response(body, content_type=content_type)
-    response.headers["Content-Disposition"] = f'attachment; filename="{name}.{fmt}"'
-    response.headers["X-Accel-Buffering"] = "no"
-    return response
+    return streamed(view, EXPORTS[fmt](view), started)

@@ -1,16 +1,20 @@
-"""Compose a streamed response body: an opening, the rows chunk by chunk, a closing.
+"""Run one stream: an output's opening, the rows chunk by chunk, its closing.
 
 Every streamed response (the page, the htmx re-stream, the exports) goes through
-:func:`stream`, so all of them release their connection the same way and report the same
-signals.
+:func:`stream`, so all of them cap their rows, release their connection, end on a failure
+and report the same way. This module only orchestrates: what the bytes look like is the
+output's business (:mod:`web.outputs`), where the rows come from the database's
+(:mod:`web.db`).
 """
 
 from __future__ import annotations
 
+import enum
 import json
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import asdict, dataclass
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field, fields
 from time import perf_counter
+from typing import TYPE_CHECKING, Any
 from uuid import uuid4
 
 from flask import Flask
@@ -19,68 +23,105 @@ from sqlalchemy import Engine, Row, Select
 from . import signals
 from .chunker import chunked
 from .db import QueryTimeout, stream_select
-from .view import SORT_KEYS
+from .spec import Aggregate, TableSpec
 
-_PRICE = SORT_KEYS.index("price")
-_MARKET_CAP = SORT_KEYS.index("market_cap")
+if TYPE_CHECKING:
+    from .outputs import Output
+
+
+class Outcome(enum.StrEnum):
+    STREAMING = "streaming"  # not ended yet
+    COMPLETED = "completed"
+    LIMITED = "limited"  # MAX_ROWS reached, more rows left out
+    TIMED_OUT = "timed out"  # the database took longer than STATEMENT_TIMEOUT for a step
+    FAILED = "failed"  # the database (or a renderer) failed mid-stream
+    ABORTED = "aborted"  # the client left
 
 
 @dataclass(frozen=True)
 class StreamSettings:
     first_rows: int
     fetch_rows: int
-    chunk_rows: int
+    chunk_rows: int  # rows per chunk sent
     flush_seconds: float
-    max_rows: int | None  # None: no limit (exports)
+    max_rows: int | None  # the most rows one response streams; None: no cap (exports)
     statement_timeout: float | None  # seconds per query step; None: no limit
 
     @classmethod
-    def from_config(cls, config: dict) -> StreamSettings:
+    def from_config(cls, config: dict, capped: bool = True) -> StreamSettings:
         return cls(
             first_rows=config["FIRST_BATCH_ROWS"],
             fetch_rows=config["FETCH_ROWS"],
             chunk_rows=config["CHUNK_ROWS"],
             flush_seconds=config["FLUSH_SECONDS"],
-            max_rows=config["MAX_ROWS"],
+            max_rows=config["MAX_ROWS"] if capped else None,
             statement_timeout=config["STATEMENT_TIMEOUT"],
         )
 
 
+@dataclass(frozen=True)
+class Source:
+    """Everything a stream needs from the request, read inside it: the body then runs
+    without the request context, and may be closed on another thread after a disconnect."""
+
+    app: Flask
+    path: str  # the canonical URL of the view, for the log
+    engine: Engine
+    statement: Select
+    table: TableSpec
+    settings: StreamSettings
+    started: float  # perf_counter() when the request arrived
+
+
 class Summary:
-    """Counts and totals of the rows passing through, computed in the same pass."""
+    """The rows passing through, counted; and the footer's figures, in the same pass."""
 
-    def __init__(self, batches: Iterable[Sequence[Row]]) -> None:
+    def __init__(self, table: TableSpec, totals: bool) -> None:
         self.rows = 0
-        self.price_total = 0.0
-        self.market_cap_total = 0
-        self._batches = batches
+        self._summaries = table.summaries if totals else ()
+        self._sums = [0] * len(self._summaries)
+        self._counts = [0] * len(self._summaries)
 
-    def __iter__(self) -> Iterator[Sequence[Row]]:
-        for batch in self._batches:
-            self.rows += len(batch)
-            self.price_total += sum([row[_PRICE] for row in batch])
-            self.market_cap_total += sum([row[_MARKET_CAP] for row in batch])
-            yield batch
+    def add(self, batch: Sequence[Row]) -> None:
+        self.rows += len(batch)
+        for i, (position, column) in enumerate(self._summaries):
+            values = [row[position] for row in batch]
+            if column.nullable:
+                values = [value for value in values if value is not None]
+            self._sums[i] += sum(values)
+            self._counts[i] += len(values)
 
-    @property
-    def average_price(self) -> float | None:
-        return self.price_total / self.rows if self.rows else None
+    def figures(self) -> list[tuple[str, str]]:
+        """(label, formatted value) of each summarised column, for the footer."""
+        figures = []
+        for (_, column), total, count in zip(
+            self._summaries, self._sums, self._counts, strict=True
+        ):
+            summary = column.summary
+            value = total if summary.aggregate is Aggregate.TOTAL else None
+            if summary.aggregate is Aggregate.AVERAGE and count:
+                value = total / count
+            figures.append((summary.label, summary.text(value)))
+        return figures
 
 
-class RowLimit:
-    """Passes at most ``max_rows`` rows on (all, if None), and notes whether there were more."""
+class RowCap:
+    """The most rows one response streams, in one place: the query asks for one row more
+    than the cap, and the stream passes on at most the cap and notes whether more came."""
 
-    def __init__(self, batches: Iterable[Sequence[Row]], max_rows: int | None) -> None:
+    def __init__(self, max_rows: int | None) -> None:
         self.max_rows = max_rows
         self.exceeded = False
-        self._batches = batches
 
-    def __iter__(self) -> Iterator[Sequence[Row]]:
+    def limit(self, statement: Select) -> Select:
+        return statement if self.max_rows is None else statement.limit(self.max_rows + 1)
+
+    def apply(self, batches: Iterable[Sequence[Row]]) -> Iterator[Sequence[Row]]:
         if self.max_rows is None:
-            yield from self._batches
+            yield from batches
             return
         left = self.max_rows
-        for batch in self._batches:
+        for batch in batches:
             if len(batch) > left:
                 self.exceeded = True
                 if left:
@@ -92,12 +133,21 @@ class RowLimit:
 
 @dataclass(frozen=True)
 class Ending:
-    """How a stream ends, for the closing markup: its summary, and why it stopped early."""
+    """How a stream ended, for the output's closing (templates/stocks/_notice.html words
+    each outcome): the rows and figures, the time, and what stopped it early."""
 
+    table: TableSpec
     summary: Summary
     seconds: float
-    outcome: str = "completed"  # or "limited" (MAX_ROWS), "timed out" or "failed"
-    notice: str | None = None  # for the reader, when the outcome is not "completed"
+    outcome: Outcome = Outcome.COMPLETED
+    max_rows: int | None = None  # the cap, when it was reached
+    timeout_seconds: float | None = None  # the step's bound, when it timed out
+    reference: str | None = None  # of the logged error, when it failed
+
+    @property
+    def early(self) -> bool:
+        """The rows stopped before the view's end: the reader needs a notice."""
+        return self.outcome is not Outcome.COMPLETED
 
 
 @dataclass
@@ -109,100 +159,92 @@ class StreamReport:
     bytes: int = 0
     first_rows_seconds: float | None = None  # from the request to the first chunk of rows
     seconds: float = 0.0
-    outcome: str = "streaming"  # then "completed", "limited", "timed out", "aborted", "failed"
+    outcome: Outcome = Outcome.STREAMING
     reference: str | None = None  # of the logged error, when it failed
+    error: BaseException | None = field(default=None, repr=False, compare=False)
+
+    def as_dict(self) -> dict[str, Any]:
+        """The JSON-able fields (the error itself is logged with its traceback instead)."""
+        line = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "error"}
+        line["outcome"] = str(self.outcome)
+        return line
 
 
 def log_report(sender: Flask, report: StreamReport) -> None:
-    """One structured (JSON) log line per stream: what it showed, how fast, how it ended."""
-    line = asdict(report)
-    line["aborted"] = report.outcome == "aborted"
+    """The one place streams are logged: a warning or an error with its traceback when a
+    stream ended badly, then one structured (JSON) line per stream, however it ended."""
+    if report.outcome is Outcome.TIMED_OUT:
+        sender.logger.warning("stream of %s timed out after %d rows", report.path, report.rows)
+    elif report.outcome is Outcome.FAILED:
+        sender.logger.error(
+            "stream of %s failed after %d rows (reference %s)",
+            report.path,
+            report.rows,
+            report.reference,
+            exc_info=report.error,
+        )
+    line = report.as_dict()
+    line["aborted"] = report.outcome is Outcome.ABORTED
     sender.logger.info("stream %s", json.dumps(line))
 
 
-def stream(
-    *,
-    app: Flask,
-    path: str,
-    engine: Engine,
-    statement: Select,
-    settings: StreamSettings,
-    started: float,
-    opening: bytes,
-    render: Callable[[list[Row]], bytes],
-    closing: Callable[[Ending], bytes],
-    end_cleanly_on_failure: bool = True,
-) -> Iterator[bytes]:
+def stream(source: Source, output: Output) -> Iterator[bytes]:
     """The opening at once (before the query runs), each chunk of rows, then the closing.
 
-    Runs outside the request context: everything it needs is passed in. Closing the
-    generator (the client left) or an error ends the query and releases its connection
-    here and now, not at garbage collection.
-
-    If the database fails after rows went out, the error is logged with the request and
-    the reader gets a closing that says so (a well-formed end, an error row), or, with
-    ``end_cleanly_on_failure=False`` (exports: a CSV has no place for it), a transfer cut
-    short that the client sees as incomplete.
+    Closing the generator (the client left) or an error ends the query and releases its
+    connection here and now, not at garbage collection. If the database fails or takes too
+    long after rows went out, the output decides what the reader gets (see
+    :attr:`web.outputs.Output.ends_cleanly`): a closing that says so, or a transfer cut short.
     """
-    if settings.max_rows is not None:
-        statement = statement.limit(settings.max_rows + 1)  # one more: was anything left out?
+    settings = source.settings
+    cap = RowCap(settings.max_rows)
     batches = stream_select(
-        engine, statement, settings.first_rows, settings.fetch_rows, settings.statement_timeout
+        source.engine,
+        cap.limit(source.statement),
+        settings.first_rows,
+        settings.fetch_rows,
+        settings.statement_timeout,
     )
-    limit = RowLimit(batches, settings.max_rows)
-    summary = Summary(limit)
-    report = StreamReport(path)
+    summary = Summary(source.table, totals=output.shows_totals)
+    report = StreamReport(source.path)
+
+    def ending(outcome: Outcome, **details: Any) -> Ending:
+        elapsed = perf_counter() - source.started
+        return Ending(source.table, summary, elapsed, outcome, **details)
+
     try:
-        report.bytes += len(opening)
+        report.bytes += len(opening := output.opening())
         yield opening
-        for chunk in chunked(summary, settings.chunk_rows, settings.flush_seconds):
-            data = render(chunk)
+        for chunk in chunked(cap.apply(batches), settings.chunk_rows, settings.flush_seconds):
+            summary.add(chunk)
+            data = output.rows(chunk)
             if report.first_rows_seconds is None:
-                report.first_rows_seconds = perf_counter() - started
+                report.first_rows_seconds = perf_counter() - source.started
             report.rows, report.bytes = summary.rows, report.bytes + len(data)
             yield data
-            signals.rows_sent.send(app, rows=summary.rows)
-        outcome, notice = "completed", None
-        if limit.exceeded:
-            outcome = "limited"
-            notice = (
-                f"Showing the first {settings.max_rows:,} rows, the most one page shows: "
-                "narrow the view to see the rest."
-            )
-        ending = closing(Ending(summary, perf_counter() - started, outcome, notice))
-        report.bytes += len(ending)
-        report.outcome = outcome
-        yield ending
+            signals.rows_sent.send(source.app, rows=summary.rows)
+        if cap.exceeded:
+            end = ending(Outcome.LIMITED, max_rows=cap.max_rows)
+        else:
+            end = ending(Outcome.COMPLETED)
+        report.bytes += len(closing := output.closing(end))
+        report.outcome = end.outcome
+        yield closing
     except GeneratorExit:
-        report.outcome = "aborted"
+        report.outcome = Outcome.ABORTED
         raise
     except QueryTimeout as timeout:
-        report.outcome = "timed out"
-        app.logger.warning("stream of %s timed out after %d rows", path, summary.rows)
-        if not end_cleanly_on_failure:
+        report.outcome = Outcome.TIMED_OUT
+        if not output.ends_cleanly:
             raise
-        notice = (
-            f"The table stops here: the database took more than {timeout.seconds:g} s to find "
-            "the next rows. Narrow the view (a filter, a longer search) to see more."
-        )
-        yield closing(Ending(summary, perf_counter() - started, "timed out", notice))
-    except Exception:
-        report.outcome = "failed"
+        yield output.closing(ending(Outcome.TIMED_OUT, timeout_seconds=timeout.seconds))
+    except Exception as error:
+        report.outcome, report.error = Outcome.FAILED, error
         report.reference = uuid4().hex[:8]
-        app.logger.exception(
-            "stream of %s failed after %d rows (reference %s)",
-            path,
-            summary.rows,
-            report.reference,
-        )
-        if not end_cleanly_on_failure:
+        if not output.ends_cleanly:
             raise
-        notice = (
-            f"The table stopped early: the database failed after {summary.rows:,} rows. "
-            f"Reload to try again (error reference {report.reference})."
-        )
-        yield closing(Ending(summary, perf_counter() - started, "failed", notice))
+        yield output.closing(ending(Outcome.FAILED, reference=report.reference))
     finally:
         batches.close()
-        report.seconds = perf_counter() - started
-        signals.stream_ended.send(app, report=report)
+        report.seconds = perf_counter() - source.started
+        signals.stream_ended.send(source.app, report=report)

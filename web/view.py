@@ -1,8 +1,10 @@
 """What the user asked to see: parsed from the query string, turned into a select.
 
 The query string is the whole API (``?sort=price&dir=desc&sector=Energy&q=acme``), so every
-view can be bookmarked and shared. Parameters not listed in :data:`PARAMETERS` are ignored;
-a listed one with a bad value is refused with :class:`InvalidView`, never guessed at.
+view can be bookmarked and shared. Its parameters come from the table's spec: ``sort`` and
+``dir``, one parameter per enum column (``exchange``, ``sector``) and ``q`` for the columns
+the spec marks as searched. Parameters not listed by :func:`parameters` are ignored; a listed
+one with a bad value is refused with :class:`InvalidView`, never guessed at.
 """
 
 from __future__ import annotations
@@ -11,98 +13,89 @@ import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
-from sqlalchemy import Select, String, cast, or_, select
+from sqlalchemy import Select, or_, select
 from werkzeug.datastructures import MultiDict
 
-from .models import EXCHANGES, SECTORS, stocks
-
-MAX_SEARCH_LENGTH = 100
-
-
-@dataclass(frozen=True)
-class Column:
-    key: str
-    label: str
-    numeric: bool = False
-
-
-COLUMNS = (
-    Column("symbol", "Symbol"),
-    Column("name", "Name"),
-    Column("exchange", "Exchange"),
-    Column("sector", "Sector"),
-    Column("price", "Price", numeric=True),
-    Column("change_pct", "Change %", numeric=True),
-    Column("volume", "Volume", numeric=True),
-    Column("market_cap", "Market cap", numeric=True),
-    Column("updated_at", "Updated (UTC)"),
-)
-SORT_KEYS = tuple(column.key for column in COLUMNS)
-
-PARAMETERS = {
-    "sort": f"the column to sort by: {', '.join(SORT_KEYS)}",
-    "dir": "the sort direction: asc or desc",
-    "exchange": f"only stocks listed on this exchange: {', '.join(EXCHANGES)}",
-    "sector": f"only stocks in this sector: {', '.join(SECTORS)}",
-    "q": (
-        f"search, up to {MAX_SEARCH_LENGTH} characters: symbols starting with it, or names "
-        "containing it, ignoring case"
-    ),
-}
+from .spec import Search, TableSpec
 
 
 class InvalidView(ValueError):
     """A query string that names no valid view; the message says what to fix."""
 
 
+def parameters(table: TableSpec, max_search_length: int) -> dict[str, str]:
+    """Every parameter a view of ``table`` takes, with what it means (for errors and docs)."""
+    how = {Search.PREFIX: "starting with", Search.CONTAINS: "containing"}
+    searched = " or ".join(f"{c.label_plural} {how[c.search]} it" for c in table.searched)
+    return {
+        "sort": f"the column to sort by: {', '.join(table.sort_keys)}",
+        "dir": "the sort direction: asc or desc",
+        **{
+            column.key: f"only {table.noun[1]} whose {column.label.lower()} is this: "
+            + ", ".join(column.choices)
+            for column in table.enums
+        },
+        "q": f"search, up to {max_search_length} characters: {searched}, ignoring case",
+    }
+
+
 @dataclass(frozen=True)
 class View:
-    sort: str = "symbol"
+    spec: TableSpec
+    sort: str
     descending: bool = False
-    exchange: str | None = None
-    sector: str | None = None
+    filters: tuple[tuple[str, str], ...] = ()  # (enum column, value), in the spec's order
     q: str | None = None
 
     @classmethod
-    def from_args(cls, args: MultiDict[str, str]) -> View:
+    def default(cls, spec: TableSpec) -> View:
+        return cls(spec, spec.default_sort)
+
+    @classmethod
+    def from_args(cls, args: MultiDict[str, str], spec: TableSpec, max_search_length: int) -> View:
         """Parse and validate a query string. Empty values mean "not given"."""
         given = {}
-        for name in PARAMETERS:
+        for name in parameters(spec, max_search_length):
             values = args.getlist(name)
             if len(set(values)) > 1:  # the same value twice is harmless (forms can repeat)
                 raise InvalidView(f"give {name} at most once")
             if values and values[0].strip():
                 given[name] = values[0].strip()
-        sort = given.get("sort", cls.sort)
-        if sort not in SORT_KEYS:
-            raise InvalidView(f"sort must be one of: {', '.join(SORT_KEYS)}")
+        sort = given.get("sort", spec.default_sort)
+        if sort not in spec.sort_keys:
+            raise InvalidView(f"sort must be one of: {', '.join(spec.sort_keys)}")
         direction = given.get("dir", "asc")
         if direction not in ("asc", "desc"):
             raise InvalidView("dir must be asc or desc")
-        exchange = given.get("exchange")
-        if exchange is not None and exchange not in EXCHANGES:
-            raise InvalidView(f"exchange must be one of: {', '.join(EXCHANGES)}")
-        sector = given.get("sector")
-        if sector is not None and sector not in SECTORS:
-            raise InvalidView(f"sector must be one of: {', '.join(SECTORS)}")
+        filters = []
+        for column in spec.enums:
+            value = given.get(column.key)
+            if value is not None and value not in column.choices:
+                raise InvalidView(f"{column.key} must be one of: {', '.join(column.choices)}")
+            if value is not None:
+                filters.append((column.key, value))
         q = given.get("q")
         if q is not None:
-            if len(q) > MAX_SEARCH_LENGTH:
-                raise InvalidView(f"q must be at most {MAX_SEARCH_LENGTH} characters")
+            if len(q) > max_search_length:
+                raise InvalidView(f"q must be at most {max_search_length} characters")
             if any(unicodedata.category(char)[0] == "C" for char in q):
                 raise InvalidView("q must not contain control characters")
-        return cls(sort, direction == "desc", exchange, sector, q)
+        return cls(spec, sort, direction == "desc", tuple(filters), q)
+
+    def filter_value(self, key: str) -> str | None:
+        """The value the view keeps of the enum column ``key``, if it filters by it."""
+        return dict(self.filters).get(key)
 
     def args(self) -> dict[str, str]:
         """The query string of this view, defaults left out: the canonical, shareable URL."""
         args = {}
-        if self.sort != View.sort:
+        if self.sort != self.spec.default_sort:
             args["sort"] = self.sort
         if self.descending:
             args["dir"] = "desc"
-        for name in ("exchange", "sector", "q"):
-            if value := getattr(self, name):
-                args[name] = value
+        args.update(self.filters)
+        if self.q:
+            args["q"] = self.q
         return args
 
     def sorted_by(self, key: str) -> View:
@@ -115,30 +108,31 @@ class View:
         """The rows of this view, in the column order the renderers expect.
 
         Ordered by the sort column, then id, so ties keep a stable order and the
-        ``(column, id)`` index serves the first row at once (symbol is unique on its own).
+        ``(column, id)`` index serves the first row at once (a unique column needs no id).
         """
-        columns = [stocks.c[column.key] for column in COLUMNS]
-        # The timestamp as text: SQLite and PostgreSQL print the same, and no per-row parsing.
-        columns[-1] = cast(stocks.c.updated_at, String).label("updated_at")
-        statement = select(*columns)
-        if self.exchange:
-            statement = statement.where(stocks.c.exchange == self.exchange)
-        if self.sector:
-            statement = statement.where(stocks.c.sector == self.sector)
+        table = self.spec.table
+        statement = select(*self.spec.select_list())
+        for key, value in self.filters:
+            statement = statement.where(table.c[key] == value)
         if self.q:
-            # Substring on names, prefix on symbols. Measured on 1M SQLite rows (make bench):
-            # the first match of a common word arrives in ~10 ms, of a rarer one in ~100 ms; a
-            # word that matches nothing costs a full scan, ~3 s. A name prefix would use the
-            # index but miss "The Acme Fund".
+            # Measured on 1M SQLite rows (make bench): the first match of a common word
+            # arrives in ~10 ms, of a rarer one in ~100 ms; a word that matches nothing costs a
+            # full scan, ~3 s. A name prefix would use the index but miss "The Acme Fund".
             statement = statement.where(
                 or_(
-                    stocks.c.symbol.istartswith(self.q, autoescape=True),
-                    stocks.c.name.icontains(self.q, autoescape=True),
+                    *(
+                        table.c[column.key].istartswith(self.q, autoescape=True)
+                        if column.search is Search.PREFIX
+                        else table.c[column.key].icontains(self.q, autoescape=True)
+                        for column in self.spec.searched
+                    )
                 )
             )
-        order = [stocks.c[self.sort]]
-        if self.sort != "symbol":  # symbol is unique: id adds nothing, and PostgreSQL would
-            order.append(stocks.c.id)  # plan an Incremental Sort on top of its index
+        order = [table.c[self.sort]]
+        # A unique column needs no id, and PostgreSQL would plan an Incremental Sort on top
+        # of its index.
+        if not self.spec.column(self.sort).unique:
+            order.append(table.c.id)
         if self.descending:
             order = [column.desc() for column in order]
         return statement.order_by(*order)

@@ -18,7 +18,6 @@ Serve it with the production server settings, one worker so the gate is shared:
 
 from __future__ import annotations
 
-import dataclasses
 import threading
 
 from flask import Blueprint, Flask, jsonify, request
@@ -59,7 +58,7 @@ class Gate:
 
     def on_stream_ended(self, sender: Flask, report) -> None:
         with self._lock:
-            self.ended.append(dataclasses.asdict(report))
+            self.ended.append(report.as_dict())
 
     def blueprint(self) -> Blueprint:
         bp = Blueprint("test_gate", __name__, url_prefix="/_test")

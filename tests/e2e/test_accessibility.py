@@ -5,9 +5,11 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import Page, expect
 
-from web.view import COLUMNS
+from web.models import STOCKS
 
 from .conftest import E2E_ROWS
+
+COLUMNS = STOCKS.columns
 
 pytestmark = pytest.mark.e2e
 

@@ -1,0 +1,171 @@
+"""One object per output: what a stream's bytes look like, from its opening to its closing.
+
+An output is made inside the request (it renders what needs the request: the page's head,
+URLs) and then asked by :func:`web.streams.stream`, outside it, for its opening, each
+chunk of rows and its closing. It also says what a failure mid-stream does to it
+(:attr:`Output.ends_cleanly`) and whether ``MAX_ROWS`` applies. Adding an output (a JSON
+document, say) is one new class here and a name in :data:`EXPORTS`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar
+
+from flask import current_app, render_template, url_for
+from sqlalchemy import Row
+
+from . import multipart
+from .render import Renderers, current_renderers
+from .streams import Ending
+from .view import View, describe
+
+ROWS_PART = {"HX-Target": "#rows", "HX-Swap": "beforeend"}
+SUMMARY_PART = {"HX-Target": "#stocks", "HX-Swap": "beforeend"}
+
+
+class Output:
+    content_type: ClassVar[str]
+    ends_cleanly: ClassVar[bool] = True
+    """A failure mid-stream gives a closing that says so (a well-formed end, an error row);
+    False: the transfer is cut short, so the client sees it incomplete (a CSV has no place
+    for a note, and a truncated file that looks whole would be worse)."""
+    capped: ClassVar[bool] = True  # MAX_ROWS applies: a browser has to hold every row
+    shows_totals: ClassVar[bool] = True  # the closing shows the footer's figures
+
+    def __init__(self, view: View, renderers: Renderers | None = None) -> None:
+        self.view = view
+        self.renderers = renderers or current_renderers()
+
+    @property
+    def headers(self) -> Mapping[str, str]:
+        return {}
+
+    def opening(self) -> bytes:
+        return b""
+
+    def rows(self, rows: Sequence[Row]) -> bytes:
+        raise NotImplementedError
+
+    def closing(self, end: Ending) -> bytes:
+        return b""
+
+
+def page_context(view: View) -> dict[str, Any]:
+    """What the page's templates are rendered with."""
+    return dict(
+        view=view,
+        spec=view.spec,
+        max_search_length=current_app.config["MAX_SEARCH_LENGTH"],
+        view_url=url_for("stocks.table", **view.args()),
+    )
+
+
+class _Templated(Output):
+    """An output whose closing is rendered from templates once the stream's end is known,
+    outside the request: the templates are looked up and the context built in it."""
+
+    def __init__(self, view: View, renderers: Renderers | None = None) -> None:
+        super().__init__(view, renderers)
+        self.context = page_context(view)
+
+    def _later(self, name: str):
+        template = current_app.jinja_env.get_template(name)
+        return lambda end: template.render(end=end, **self.context).encode()
+
+
+class Page(_Templated):
+    """The whole HTML page: head and controls, row groups, footer (the end marker)."""
+
+    content_type = "text/html; charset=utf-8"
+
+    def __init__(self, view: View, renderers: Renderers | None = None) -> None:
+        super().__init__(view, renderers)
+        self._head = render_template("stocks/page_head.html", **self.context).encode()
+        self._foot = self._later("stocks/page_foot.html")
+        self._html = self.renderers.html
+
+    def opening(self) -> bytes:
+        return self._head
+
+    def rows(self, rows: Sequence[Row]) -> bytes:
+        return self._html(rows).encode()
+
+    def closing(self, end: Ending) -> bytes:
+        return self._foot(end)
+
+
+class Restream(_Templated):
+    """An htmx re-stream (multipart/mixed, see :mod:`web.multipart`): part one resets the
+    table (a new header, empty rows) and updates the URL; then one part per row group; the
+    last parts add a notice, if any, and the footer."""
+
+    content_type = multipart.CONTENT_TYPE
+
+    def __init__(self, view: View, renderers: Renderers | None = None) -> None:
+        super().__init__(view, renderers)
+        self._opening = multipart.part(
+            render_template("stocks/_restream.html", **self.context).encode(),
+            {
+                "HX-Target": "#stocks",
+                "HX-Swap": "innerHTML",
+                "HX-Push-Url": self.context["view_url"],
+            },
+        )
+        self._notice = self._later("stocks/_notice.html")
+        self._summary = self._later("stocks/_summary.html")
+        self._html = self.renderers.html
+
+    def opening(self) -> bytes:
+        return self._opening
+
+    def rows(self, rows: Sequence[Row]) -> bytes:
+        return multipart.part(self._html(rows).encode(), ROWS_PART)
+
+    def closing(self, end: Ending) -> bytes:
+        parts = [multipart.part(self._notice(end), ROWS_PART)] if end.early else []
+        parts += [multipart.part(self._summary(end), SUMMARY_PART), multipart.END]
+        return b"".join(parts)
+
+
+class _Export(Output):
+    """A download of the view. Not limited to MAX_ROWS (like Datasette's streamed CSV): no
+    browser renders these."""
+
+    suffix: ClassVar[str]
+    ends_cleanly = False
+    capped = False
+    shows_totals = False
+
+    @property
+    def headers(self) -> Mapping[str, str]:
+        name = "-".join(filter(None, [self.view.spec.name, describe(self.view.args())]))
+        return {"Content-Disposition": f'attachment; filename="{name}.{self.suffix}"'}
+
+
+class CsvExport(_Export):
+    """RFC 4180 with a header line; text cells that a spreadsheet would run are defused."""
+
+    suffix = "csv"
+    content_type = "text/csv; charset=utf-8; header=present"
+
+    def opening(self) -> bytes:
+        return self.renderers.csv_header.encode()
+
+    def rows(self, rows: Sequence[Row]) -> bytes:
+        return self.renderers.csv(rows).encode()
+
+
+class NdjsonExport(_Export):
+    """One JSON object per line; timestamps as ISO 8601 UTC, NULL as null."""
+
+    suffix = "ndjson"
+    content_type = "application/x-ndjson"
+
+    def rows(self, rows: Sequence[Row]) -> bytes:
+        return self.renderers.ndjson(rows).encode()
+
+
+EXPORTS: Mapping[str, type[_Export]] = {
+    export.suffix: export for export in (CsvExport, NdjsonExport)
+}

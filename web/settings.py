@@ -1,0 +1,128 @@
+"""Every setting of the app, as data: a name, a default, a type and a line of help.
+
+This list is the one place a setting is defined. The app's config, the environment
+variables that override it, README's settings table (a test compares the two) and the
+numbers templates and the generated stylesheet use (the search box's ``maxlength``, the rows
+per group in ``contain-intrinsic-size``) all come from here.
+
+``DATABASE_URL`` is read from the environment as is; every other setting can be overridden
+with a ``STREAMTABLE_`` prefixed variable whose value is parsed as JSON, e.g.
+``STREAMTABLE_MAX_ROWS=500000`` or ``STREAMTABLE_COMPRESSION='["gzip"]'``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from flask import Flask
+
+ENV_PREFIX = "STREAMTABLE"
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    default: Any
+    types: tuple[type, ...]  # what a value may be; a JSON number may be an int for a float
+    help: str
+
+    @property
+    def variable(self) -> str:
+        """The environment variable that overrides it."""
+        return self.name if self.name == "DATABASE_URL" else f"{ENV_PREFIX}_{self.name}"
+
+
+SETTINGS = (
+    Setting(
+        "DATABASE_URL",
+        None,
+        (str, type(None)),
+        "any SQLAlchemy URL; `postgresql+psycopg://user:pass@host/db` for PostgreSQL. "
+        "Unset: the SQLite file `instance/streamtable.db`",
+    ),
+    Setting(
+        "FIRST_BATCH_ROWS",
+        50,
+        (int,),
+        "rows in the first chunk, sent at once so the first rows paint immediately",
+    ),
+    Setting(
+        "FETCH_ROWS",
+        100,
+        (int,),
+        "rows fetched from the cursor per step; also how often the time bound is checked",
+    ),
+    # ~64 KB of HTML. Each chunk is one row group: its own fixed-layout table that the
+    # browser skips laying out while off screen (measured: a plain 100k-row table took ~55 s
+    # to load in Chromium, 500-row groups ~5 s).
+    Setting(
+        "CHUNK_ROWS",
+        500,
+        (int,),
+        "rows per chunk (~64 KB of HTML); each chunk is one row group",
+    ),
+    Setting(
+        "FLUSH_SECONDS",
+        0.25,
+        (int, float),
+        "a smaller chunk goes out after this long, so slow queries still show rows as found",
+    ),
+    # Chromium needs ~40 s and ~3 GB for a million rows, so more is rarely useful on a page.
+    Setting(
+        "MAX_ROWS",
+        2_000_000,
+        (int,),
+        "most rows one page streams; more ends with a note. Exports are not limited",
+    ),
+    Setting(
+        "STATEMENT_TIMEOUT",
+        10.0,
+        (int, float, type(None)),
+        "seconds the database may take for one step of a query (starting it, fetching the "
+        "next rows); past it the page ends with a note, an export is cut short. Not a limit "
+        "on a whole stream. `null`: none",
+    ),
+    Setting(
+        "MAX_SEARCH_LENGTH",
+        100,
+        (int,),
+        "most characters a search (`q`) may have; the search box holds no more",
+    ),
+    Setting(
+        "COMPRESSION",
+        ("zstd", "br", "gzip"),
+        (list, tuple),
+        "encodings offered for streamed responses, best first (figures: web/compression.py); "
+        "`[]` turns compression off, e.g. when a proxy in front compresses",
+    ),
+    Setting(
+        "LOG_LEVEL",
+        "INFO",
+        (str,),
+        "at INFO every stream logs one JSON line: path, rows, bytes, time to first rows, "
+        "duration, outcome",
+    ),
+)
+BY_NAME: Mapping[str, Setting] = {setting.name: setting for setting in SETTINGS}
+
+
+class InvalidSetting(ValueError):
+    """A setting with a value of the wrong type; the message names the variable."""
+
+
+def init_app(app: Flask, overrides: Mapping[str, Any] | None = None) -> None:
+    """Defaults, then the environment, then ``overrides`` (a test's config); each checked."""
+    app.config.from_mapping({setting.name: setting.default for setting in SETTINGS})
+    app.config["DATABASE_URL"] = os.environ.get("DATABASE_URL") or None
+    app.config.from_prefixed_env(ENV_PREFIX)
+    if overrides:
+        app.config.update(overrides)
+    for setting in SETTINGS:
+        value = app.config[setting.name]
+        # bool is an int to Python, never a row count or a number of seconds here.
+        if isinstance(value, bool) or not isinstance(value, setting.types):
+            expected = " or ".join("null" if t is type(None) else t.__name__ for t in setting.types)
+            raise InvalidSetting(f"{setting.variable} must be {expected}, not {value!r}")

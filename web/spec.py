@@ -1,0 +1,210 @@
+"""A table, declared once: its columns, what kind each is, and how each is shown.
+
+A :class:`TableSpec` answers every question the app asks about a table: which columns there
+are, their SQL types and nullability, their kind (what filters apply), how each is formatted
+for HTML, CSV and JSON, how it aligns and how wide it is, whether it sorts, facets, searches
+or adds up in the footer. The SQLAlchemy table and its indexes, the select list, the row
+renderers (:mod:`web.render` generates them from the formats here), the CSV header, the
+NDJSON keys, the header template, the column stylesheet and README's column list all come
+from it. :data:`web.models.STOCKS` is the one the app serves.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+
+from sqlalchemy import Column, ColumnElement, Index, Integer, MetaData, String, Table, cast
+from sqlalchemy.types import TypeEngine
+
+
+class Kind(enum.StrEnum):
+    """What a column holds, which decides how it can be filtered."""
+
+    ENUM = "enum"  # one of a known set of values: filtered by choosing values
+    TEXT = "text"  # free text: searched
+    NUMBER = "number"  # filtered by bounds
+    TIME = "time"  # a UTC timestamp, streamed as its text: filtered by bounds
+
+
+@dataclass(frozen=True)
+class Format:
+    """How a value is written in each output; :mod:`web.render` turns it into code.
+
+    ``html``: ``None`` escapes the text as it is; otherwise a format spec applied to the value
+    (``",.2f"``). ``csv``: ``"text"`` cells are defused against formulas, ``"value"`` cells are
+    written as Python prints them. ``json``: ``"string"``, ``"number"`` (a float, as ``repr``
+    prints it), ``"integer"``, or ``"utc_timestamp"`` (the text ``YYYY-MM-DD HH:MM:SS`` as
+    ISO 8601 with a ``Z``).
+    """
+
+    html: str | None
+    csv: str
+    json: str
+
+
+TEXT = Format(html=None, csv="text", json="string")
+MONEY = Format(html=",.2f", csv="value", json="number")
+SIGNED = Format(html="+.2f", csv="value", json="number")
+COUNT = Format(html=",", csv="value", json="integer")
+UTC_TIMESTAMP = Format(html=None, csv="value", json="utc_timestamp")
+
+
+class Align(enum.StrEnum):
+    LEFT = "left"
+    RIGHT = "right"
+
+
+class Tone(enum.StrEnum):
+    """How a column's cells stand out from the rest."""
+
+    PLAIN = "plain"
+    STRONG = "strong"  # the column that names the row
+    MUTED = "muted"
+
+
+class Search(enum.StrEnum):
+    """How the search box (``q``) matches a column, ignoring case."""
+
+    PREFIX = "prefix"
+    CONTAINS = "contains"
+
+
+class Aggregate(enum.StrEnum):
+    AVERAGE = "average"
+    TOTAL = "total"
+
+
+@dataclass(frozen=True)
+class Summary:
+    """A figure the footer shows for a column: ``label`` then the value, formatted."""
+
+    aggregate: Aggregate
+    label: str
+    format: str  # a format spec for the (scaled) value
+    scale: float = 1.0  # the value is divided by it, e.g. 1e9 for "bn"
+    unit: str = ""
+
+    def text(self, value: float | None) -> str:
+        if value is None:
+            return "n/a"
+        return f"{value / self.scale:{self.format}}{' ' + self.unit if self.unit else ''}"
+
+
+@dataclass(frozen=True)
+class ColumnSpec:
+    key: str  # the SQL column name, the URL's name for it, the CSV header and JSON key
+    label: str  # for people: the column header
+    sql_type: TypeEngine
+    kind: Kind
+    format: Format
+    nullable: bool = False
+    width: str | None = None  # a CSS length; None: the column takes the width left over
+    tone: Tone = Tone.PLAIN
+    sortable: bool = True
+    facetable: bool = False
+    unique: bool = False  # unique values: sorts without the id as a tiebreak
+    choices: tuple[str, ...] = ()  # the values of an ENUM column, in the order menus offer them
+    search: Search | None = None
+    summary: Summary | None = None
+    plural: str | None = None  # for people: "All exchanges"; default: the label + "s"
+
+    def __post_init__(self) -> None:
+        if self.kind is Kind.ENUM and not self.choices:
+            raise ValueError(f"{self.key}: an enum column needs its choices")
+
+    @property
+    def align(self) -> Align:
+        return Align.RIGHT if self.kind is Kind.NUMBER else Align.LEFT
+
+    @property
+    def label_plural(self) -> str:
+        return self.plural or f"{self.label.lower()}s"
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    name: str  # the SQL table
+    title: str  # for people: "Stocks"
+    noun: tuple[str, str]  # one row, several rows: ("stock", "stocks")
+    columns: tuple[ColumnSpec, ...]
+    default_sort: str = field(default="")  # a column key; default: the first column
+
+    def __post_init__(self) -> None:
+        keys = [column.key for column in self.columns]
+        if len(set(keys)) != len(keys):
+            raise ValueError(f"{self.name}: column keys repeat: {keys}")
+        if "id" in keys:
+            raise ValueError(f"{self.name}: 'id' is the row id the spec adds itself")
+        if not self.default_sort:
+            object.__setattr__(self, "default_sort", keys[0])
+        if not self.column(self.default_sort).sortable:
+            raise ValueError(f"{self.name}: the default sort {self.default_sort} cannot sort")
+
+    @cached_property
+    def by_key(self) -> Mapping[str, ColumnSpec]:
+        return {column.key: column for column in self.columns}
+
+    def column(self, key: str) -> ColumnSpec:
+        return self.by_key[key]
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        """The column keys in order: the CSV header, the NDJSON keys, the select list."""
+        return tuple(column.key for column in self.columns)
+
+    @property
+    def sort_keys(self) -> tuple[str, ...]:
+        return tuple(column.key for column in self.columns if column.sortable)
+
+    @property
+    def enums(self) -> tuple[ColumnSpec, ...]:
+        return tuple(column for column in self.columns if column.kind is Kind.ENUM)
+
+    @property
+    def searched(self) -> tuple[ColumnSpec, ...]:
+        return tuple(column for column in self.columns if column.search)
+
+    @property
+    def summaries(self) -> tuple[tuple[int, ColumnSpec], ...]:
+        """(position in a row, column) of each column the footer sums up."""
+        return tuple((i, column) for i, column in enumerate(self.columns) if column.summary)
+
+    @cached_property
+    def table(self) -> Table:
+        """The SQLAlchemy table: an integer id, the columns, and one index per sort.
+
+        Every sortable column carries a composite ``(column, id)`` index (a unique one needs
+        no id): the page orders by ``column, id`` so ties are stable, and the index lets the
+        database hand over the first row at once instead of sorting the whole table first
+        (measured: ~1.5 s for an unindexed ORDER BY on 1M SQLite rows, under 1 ms with it).
+        """
+        indexes = [
+            Index(f"ix_{self.name}_{column.key}", column.key, unique=True)
+            if column.unique
+            else Index(f"ix_{self.name}_{column.key}_id", column.key, "id")
+            for column in self.columns
+            if column.sortable
+        ]
+        return Table(
+            self.name,
+            MetaData(),
+            Column("id", Integer, primary_key=True),
+            *(
+                Column(column.key, column.sql_type, nullable=column.nullable)
+                for column in self.columns
+            ),
+            *indexes,
+        )
+
+    def select_list(self) -> list[ColumnElement]:
+        """The columns in the order the renderers expect them. Timestamps come as text:
+        SQLite and PostgreSQL print the same, and no row pays for parsing one."""
+        return [
+            cast(self.table.c[column.key], String).label(column.key)
+            if column.kind is Kind.TIME
+            else self.table.c[column.key]
+            for column in self.columns
+        ]
