@@ -126,8 +126,9 @@ def _throughput(
     its own."""
     largest = max(args.sizes)
     log_dir = args.out / "logs"
-    fast = [variant for variant in VARIANTS if not variant.slow]
-    slow = [variant for variant in VARIANTS if variant.slow]
+    unfit = {variant.name: reason for variant in VARIANTS if (reason := variant.unfit())}
+    fast = [variant for variant in VARIANTS if not variant.slow and variant.name not in unfit]
+    slow = [variant for variant in VARIANTS if variant.slow and variant.name not in unfit]
     sqlite_only = []
     if args.server_url:  # the baselines read the SQLite file themselves
         fast, slow, sqlite_only = fast[:1], [], fast[1:] + slow
@@ -135,6 +136,10 @@ def _throughput(
         report["throughput"].extend(
             {"variant": variant.name, "rows_expected": rows, "skipped": "SQLite only"}
             for variant in sqlite_only
+        )
+        report["throughput"].extend(
+            {"variant": name, "rows_expected": rows, "skipped": reason}
+            for name, reason in unfit.items()
         )
         groups = [fast]
         for variant in slow:

@@ -37,15 +37,26 @@ COLUMNS = STOCKS.columns
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 FLOOR_CHUNK_BYTES = 64 * 1024
 FLOOR_GROUP_ROWS = 500  # rows per fetch and per row group, as the app groups its rows
-FLOOR_SQL = (
-    "SELECT symbol, name, exchange, sector, price, change_pct, volume, market_cap, updated_at"
-    " FROM stocks ORDER BY symbol, id"
+HANDWRITTEN_KEYS = (
+    "symbol",
+    "name",
+    "exchange",
+    "sector",
+    "price",
+    "change_pct",
+    "volume",
+    "market_cap",
+    "updated_at",
 )
+"""The columns the hand-written renderers (the floor's and :func:`handwritten_row_group`)
+were written for: by design they know the table's shape, so a change of the spec's columns
+leaves them behind (the bench then skips the handwritten variant, saying why)."""
+FLOOR_SQL = f"SELECT {', '.join(HANDWRITTEN_KEYS)} FROM stocks ORDER BY symbol, id"
 FLOOR_HEAD = (
     '<!doctype html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
     "<title>Stocks · floor baseline</title>\n</head>\n<body>\n<main>\n"
     '<div class="stocks" id="stocks">\n<div class="stocks-head"><table>\n<thead><tr>'
-    + "".join(f'<th scope="col">{column.label}</th>' for column in COLUMNS)
+    + "".join(f'<th scope="col">{STOCKS.column(key).label}</th>' for key in HANDWRITTEN_KEYS)
     + "</tr></thead>\n</table></div>\n"
 )
 FLOOR_FOOT = (
@@ -167,6 +178,13 @@ def handwritten_row_group(rows: list[Row]) -> str:
             "</table></div>",
         ]
     )
+
+
+def handwritten_unfit() -> str | None:
+    """Why the handwritten variant cannot serve the table as the spec now has it, if so."""
+    if STOCKS.keys != HANDWRITTEN_KEYS:
+        return "skipped: the spec's columns changed since the renderer was written by hand"
+    return None
 
 
 def create_handwritten_app() -> Flask:

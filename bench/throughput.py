@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from statistics import median
 from typing import Any
 
+from . import baselines
 from .client import FetchResult, fetch
 from .log import progress
 from .server import Server
@@ -19,12 +21,18 @@ class Variant:
     name: str
     app: str  # what gunicorn serves
     slow: bool  # ORM-bound: one run per size, and capped at 1M rows unless --full
+    unfit: Callable[[], str | None] = lambda: None  # why it cannot run now, if it cannot
 
 
 VARIANTS = (
     Variant("streamtable", "web:create_app()", slow=False),
     Variant("floor", "bench.baselines:floor_app", slow=False),
-    Variant("handwritten", "bench.baselines:create_handwritten_app()", slow=False),
+    Variant(
+        "handwritten",
+        "bench.baselines:create_handwritten_app()",
+        slow=False,
+        unfit=baselines.handwritten_unfit,
+    ),
     Variant("classic", "bench.baselines:create_classic_app()", slow=True),
     Variant("buffered", "bench.baselines:create_buffered_app()", slow=True),
 )
