@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import re
 import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -23,6 +24,7 @@ from sqlalchemy.pool import NullPool
 
 from web import create_app
 from web.db import get_engine, make_engine
+from web.models import STOCKS
 from web.seeding import seed
 
 SEEDED_ROWS = 3_000
@@ -185,3 +187,9 @@ def leave_mid_stream(app, client, path: str, **request) -> tuple[int, int]:
     streaming = get_engine(app).pool.checkedout()
     response.close()
     return streaming, get_engine(app).pool.checkedout()
+
+
+def table_cells(html: str) -> list[dict[str, str]]:
+    """The rows of rendered row groups, each as {column key: cell text}, in the spec's order."""
+    rows = re.findall(r"<tr>(.*?)(?=<tr>|</table>)", html, flags=re.DOTALL)
+    return [dict(zip(STOCKS.keys, row.split("<td>")[1:], strict=True)) for row in rows]

@@ -8,7 +8,7 @@ import re
 
 from web import multipart
 
-from .conftest import SEEDED_ROWS
+from .conftest import SEEDED_ROWS, table_cells
 
 HTMX = {"HX-Request": "true"}
 
@@ -41,10 +41,8 @@ def test_restream_is_multipart_with_one_part_per_row_group(client):
     html = "".join(g.get_payload(decode=True).decode() for g in groups)
     assert html.count("<tr>") == SEEDED_ROWS
     assert all(g.get_payload(decode=True).decode().startswith('<div class="g">') for g in groups)
-    prices = [
-        float(p.replace(",", ""))
-        for p in re.findall(r"<td>[^<]*<td>[^<]*<td>[^<]*<td>[^<]*<td>([^<]*)", html)
-    ]
+    prices = [float(row["price"].replace(",", "")) for row in table_cells(html)]
+    assert len(prices) == SEEDED_ROWS
     assert prices == sorted(prices, reverse=True)
 
     assert summary["HX-Target"] == "#stocks" and summary["HX-Swap"] == "beforeend"

@@ -93,7 +93,13 @@ def view_rows(app, view: View) -> list[tuple]:
 @pytest.mark.parametrize("descending", [False, True])
 def test_every_sort_order(app, key, descending):
     rows = all_rows(app)
-    expected = sorted(rows, key=lambda row: (row[key], row["id"]), reverse=descending)
+    # NULL sorts as the smallest value on SQLite, as the largest on PostgreSQL.
+    nulls_smallest = get_engine(app).dialect.name == "sqlite"
+
+    def order(row: dict) -> tuple:
+        return ((row[key] is None) != nulls_smallest, row[key], row["id"])
+
+    expected = sorted(rows, key=order, reverse=descending)
     got = view_rows(app, make(key, descending))
     assert [row[0] for row in got] == [row["symbol"] for row in expected]
 
