@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from web import create_app
+from web.db import get_engine
 from web.models import STOCKS
 from web.settings import SETTINGS, InvalidSetting
 
@@ -75,10 +76,18 @@ def test_settings_from_the_environment_reach_the_app(monkeypatch, tmp_path):
     app = create_app()
     assert app.config["MAX_SEARCH_LENGTH"] == 12
     assert app.config["DATABASE_URL"].endswith("env.db")
+    get_engine(app).dispose()
 
 
-def test_the_search_box_holds_as_many_characters_as_a_search_may_have(database_url):
-    client = create_app({"DATABASE_URL": database_url, "MAX_SEARCH_LENGTH": 7}).test_client()
+@pytest.fixture
+def short_search_app(database_url):
+    app = create_app({"DATABASE_URL": database_url, "MAX_SEARCH_LENGTH": 7})
+    yield app
+    get_engine(app).dispose()
+
+
+def test_the_search_box_holds_as_many_characters_as_a_search_may_have(short_search_app):
+    client = short_search_app.test_client()
     assert 'maxlength="7"' in client.get("/stocks").get_data(as_text=True)
     assert client.get("/stocks?q=1234567").status_code == 200
     response = client.get("/stocks?q=12345678")
