@@ -14,6 +14,7 @@ import re
 import pytest
 from sqlalchemy import BigInteger, Double, String, inspect
 
+from web import create_app
 from web.db import get_engine
 from web.models import STOCKS, stocks
 from web.render import renderers_for
@@ -82,7 +83,15 @@ def test_the_header_shows_the_spec_labels_in_order(client):
     assert labels == [column.label for column in STOCKS.columns]
 
 
-def test_the_column_stylesheet_follows_the_spec_and_the_settings(app, client):
+@pytest.fixture
+def small_groups_app(database_url):
+    app = create_app({"DATABASE_URL": database_url, "CHUNK_ROWS": 7})
+    yield app
+    get_engine(app).dispose()
+
+
+def test_the_column_stylesheet_follows_the_spec_and_the_settings(small_groups_app):
+    client = small_groups_app.test_client()
     page = client.get("/stocks").get_data(as_text=True)
     (href,) = re.findall(r'href="(/columns\.css\?v=\w+)"', page)
     css = client.get(href).get_data(as_text=True)
@@ -93,7 +102,7 @@ def test_the_column_stylesheet_follows_the_spec_and_the_settings(app, client):
         assert ("text-align: right" in (rule.group(1) if rule else "")) == (
             column.kind is Kind.NUMBER
         ), column.key
-    assert f"calc({app.config['CHUNK_ROWS']} * var(--row-height))" in css
+    assert "calc(7 * var(--row-height))" in css
 
 
 def test_the_column_stylesheet_may_be_cached_and_revalidated(client):
@@ -145,8 +154,11 @@ def test_the_footer_skips_nulls_when_it_averages():
     assert empty.figures() == [("average yield", "n/a")]
 
 
-def test_column_names_never_become_code():
-    odd = 'it\'s "quoted" {x} \\ naïve'
+@pytest.mark.parametrize(
+    "odd",
+    ['it\'s "quoted"', "it's", "back\\slash", "{braces}", "naïve", "new\nline", "plain name"],
+)
+def test_column_names_never_become_code(odd):
     table = TableSpec(
         name="odd",
         title="Odd",
