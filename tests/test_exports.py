@@ -1,4 +1,4 @@
-"""CSV and NDJSON exports of the current view, streamed with the same machinery."""
+"""CSV, NDJSON and JSON exports of the current view, streamed with the same machinery."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from datetime import datetime
 
 from sqlalchemy import insert
 
+from web import create_app
 from web.db import get_engine
 from web.models import STOCKS, stocks
 
@@ -98,3 +99,29 @@ def test_exports_stream_in_chunks_and_release_the_connection(app, client):
 def test_download_names_are_safe(client):
     response = client.get('/stocks.csv?q=a"b/../c')
     assert response.headers["Content-Disposition"] == ('attachment; filename="stocks-q-a-b-c.csv"')
+
+
+def test_json_is_one_document_with_the_rows_then_the_count_and_outcome(client):
+    response = client.get("/stocks.json?sector=Energy")
+    assert response.headers["Content-Type"] == "application/json"
+    assert "Content-Disposition" not in response.headers, "shown, not downloaded"
+    text = response.get_data(as_text=True)
+    document = json.loads(text)
+    assert list(document) == ["rows", "count", "outcome"], "the totals come last"
+    assert document["outcome"] == "completed"
+    assert document["count"] == len(document["rows"]) > 0
+    assert all(row["sector"] == "Energy" for row in document["rows"])
+    ndjson = client.get("/stocks.ndjson?sector=Energy").get_data(as_text=True)
+    assert document["rows"] == [json.loads(line) for line in ndjson.splitlines()]
+
+
+def test_json_of_an_empty_view_is_still_a_document(client):
+    document = client.get("/stocks.json?q=no-such-stock").get_json()
+    assert document == {"rows": [], "count": 0, "outcome": "completed"}
+
+
+def test_json_rows_span_chunks_with_one_comma_between_each(database_url):
+    app = create_app({"DATABASE_URL": database_url, "CHUNK_ROWS": 7, "FIRST_BATCH_ROWS": 3})
+    document = app.test_client().get("/stocks.json").get_json()
+    assert document["count"] == len(document["rows"]) == SEEDED_ROWS
+    get_engine(app).dispose()

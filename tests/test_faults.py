@@ -122,3 +122,17 @@ def test_every_stream_logs_one_structured_line(app, client, caplog):
     assert 0 < completed["first_rows_seconds"] <= completed["seconds"]
     assert aborted["path"] == "/stocks" and aborted["aborted"] is True
     assert aborted["rows"] == 50
+
+
+def test_a_json_document_cut_short_is_not_valid_json(app, client, failing_after):
+    failing_after(1000)
+    response = client.get("/stocks.json", buffered=False)
+    received = []
+    with pytest.raises(OperationalError):
+        for chunk in response.response:
+            received.append(chunk)
+    response.close()
+    body = b"".join(received)
+    assert body.count(b'"symbol":') >= 1000, "rows went out before the failure"
+    with pytest.raises(json.JSONDecodeError):
+        json.loads(body)

@@ -15,6 +15,7 @@ PATHS = [
     "/stocks",
     "/stocks.csv",
     "/stocks.ndjson",
+    "/stocks.json",
     "/stocks.xml",
     "/stocks/",
     "/static/favicon.svg",

@@ -23,7 +23,13 @@ if sys.version_info >= (3, 14):  # pragma: no cover - the standard library has z
 else:
     from backports import zstd
 
-COMPRESSIBLE = {"text/html", "text/csv", "application/x-ndjson", "multipart/mixed"}
+COMPRESSIBLE = {
+    "text/html",
+    "text/csv",
+    "application/x-ndjson",
+    "application/json",
+    "multipart/mixed",
+}
 
 Compressor = tuple[Callable[[bytes], bytes], Callable[[], bytes]]
 """(compress and flush one chunk, finish the stream)."""

@@ -4,7 +4,7 @@ An output is made inside the request (it renders what needs the request: the pag
 URLs) and then asked by :func:`web.streams.stream`, outside it, for its opening, each
 chunk of rows and its closing. It also says what a failure mid-stream does to it
 (:attr:`Output.ends_cleanly`) and whether ``MAX_ROWS`` applies. Adding an output (a JSON
-document, say) is one new class here and a name in :data:`EXPORTS`.
+document, say) is one new class here, listed in :data:`EXPORTS`.
 """
 
 from __future__ import annotations
@@ -166,6 +166,35 @@ class NdjsonExport(_Export):
         return self.renderers.ndjson(rows).encode()
 
 
+class JsonDocument(_Export):
+    """The view as one JSON document, streamed: ``{"rows": [...], "count": N, "outcome":
+    "completed"}``. The count and outcome come last, as the page's footer does; a stream cut
+    short (a failure, a timeout, a lost connection) is never valid JSON, so no client can
+    take it for the whole view. Shown in the browser, not downloaded: it is the JSON API."""
+
+    suffix = "json"
+    content_type = "application/json"
+
+    def __init__(self, view: View, renderers: Renderers | None = None) -> None:
+        super().__init__(view, renderers)
+        self._between = ""  # no comma before the first chunk's rows
+
+    @property
+    def headers(self) -> Mapping[str, str]:
+        return {}
+
+    def opening(self) -> bytes:
+        return b'{"rows":['
+
+    def rows(self, rows: Sequence[Row]) -> bytes:
+        data = (self._between + self.renderers.json(rows)).encode()
+        self._between = ","
+        return data
+
+    def closing(self, end: Ending) -> bytes:
+        return f'],"count":{end.summary.rows},"outcome":"{end.outcome}"}}\n'.encode()
+
+
 EXPORTS: Mapping[str, type[_Export]] = {
-    export.suffix: export for export in (CsvExport, NdjsonExport)
+    export.suffix: export for export in (CsvExport, NdjsonExport, JsonDocument)
 }

@@ -48,6 +48,7 @@ class Renderers:
     html: RenderRows  # one row group: a fixed-layout table in a content-visibility block
     csv: RenderRows  # RFC 4180 records (CRLF line ends, quotes only where needed)
     ndjson: RenderRows  # one JSON object per line
+    json: RenderRows  # JSON objects separated by commas, for the items of an array
     csv_header: str
 
 
@@ -70,7 +71,8 @@ def renderers_for(table: TableSpec) -> Renderers:
     return Renderers(
         html=_compile("html_row_group", _html_source(table, names)),
         csv=_compile("csv_rows", _csv_source(table, names)),
-        ndjson=_compile("ndjson_rows", *_ndjson_source(table, names)),
+        ndjson=_compile("ndjson_rows", *_json_source(table, names, "ndjson_rows", "", "\\n")),
+        json=_compile("json_rows", *_json_source(table, names, "json_rows", ",", "")),
         csv_header=_csv_record(table.keys),
     )
 
@@ -183,14 +185,17 @@ def _json_value(column: ColumnSpec, v: str) -> str:
     return f"{{{value}}}"
 
 
-def _ndjson_source(table: TableSpec, names: Sequence[str]) -> tuple[str, dict[str, str]]:
+def _json_source(
+    table: TableSpec, names: Sequence[str], name: str, between: str, after: str
+) -> tuple[str, dict[str, str]]:
+    """One JSON object per row, ``after`` each (escaped as in source), ``between`` them."""
     constants: dict[str, str] = {}
     fields = ",".join(
         _fstring_text(json.dumps(c.key) + ":", constants) + _json_value(c, v)
         for c, v in zip(table.columns, names, strict=True)
     )
     source = (
-        "def ndjson_rows(rows):\n"
-        f"    return ''.join([f'{{{{{fields}}}}}\\n' for {_unpack(names)} in rows])\n"
+        f"def {name}(rows):\n"
+        f"    return '{between}'.join([f'{{{{{fields}}}}}{after}' for {_unpack(names)} in rows])\n"
     )
     return source, constants

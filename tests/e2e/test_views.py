@@ -14,6 +14,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
+from web.models import STOCKS
+
 from .conftest import E2E_ROWS, traverse
 
 pytestmark = pytest.mark.e2e
@@ -40,7 +42,9 @@ def load(tab: Page, path: str = "/stocks") -> None:
     expect(tab.locator("#stream-end")).to_be_attached()
 
 
-def column(tab: Page, index: int) -> list[str]:
+def column(tab: Page, key: str) -> list[str]:
+    """The texts of one column of the table, by its key in the spec."""
+    index = STOCKS.keys.index(key) + 1
     # textContent: rows off screen are not rendered (content-visibility), so no innerText.
     return tab.locator(f"#rows tr td:nth-child({index})").all_text_contents()
 
@@ -67,14 +71,14 @@ def test_sort_by_clicking_a_header(tab: Page, mode: str):
     expect(tab).to_have_url(re.compile(r"/stocks\?sort=price$"))
     expect(tab.locator("th[aria-sort=ascending]")).to_have_text("Price")
     expect(tab.locator("#stream-end")).to_have_attribute("data-rows", str(E2E_ROWS))
-    prices = [number(text) for text in column(tab, 5)]
+    prices = [number(text) for text in column(tab, "price")]
     assert len(prices) == E2E_ROWS and prices == sorted(prices)
 
     tab.get_by_role("link", name="Price").click()
     expect(tab).to_have_url(re.compile(r"/stocks\?sort=price&dir=desc$"))
     expect(tab.locator("th[aria-sort=descending]")).to_have_text("Price")
     expect(tab.locator("#stream-end")).to_have_attribute("data-rows", str(E2E_ROWS))
-    prices = [number(text) for text in column(tab, 5)]
+    prices = [number(text) for text in column(tab, "price")]
     assert prices == sorted(prices, reverse=True)
     assert_same_document(tab, mode)
 
@@ -87,7 +91,7 @@ def test_filter_and_search(tab: Page, mode: str):
         tab.get_by_role("button", name="Show").click()
     expect(tab).to_have_url(re.compile(r"sector=Energy"))
     expect(tab.locator("#stream-end")).to_be_attached()
-    sectors = column(tab, 4)
+    sectors = column(tab, "sector")
     assert sectors and set(sectors) == {"Energy"}
 
     tab.get_by_label("Search").fill("solar")
@@ -95,8 +99,8 @@ def test_filter_and_search(tab: Page, mode: str):
         tab.get_by_label("Search").press("Enter")
     expect(tab).to_have_url(re.compile(r"sector=Energy&q=solar"))
     expect(tab.locator("#stream-end")).to_be_attached()
-    names = column(tab, 2)
-    symbols = column(tab, 1)
+    names = column(tab, "name")
+    symbols = column(tab, "symbol")
     assert names and all(
         "solar" in name.lower() or symbol.startswith("SOLAR")
         for name, symbol in zip(names, symbols, strict=True)
@@ -174,8 +178,8 @@ def test_a_new_request_cancels_the_one_in_flight(page: Page, gate):
     gate.wait_until_waiting(2)
     gate.release()
     expect(page.locator("#stream-end")).to_be_attached()
-    symbols = column(page, 1)
-    names = column(page, 2)
+    symbols = column(page, "symbol")
+    names = column(page, "name")
     assert all("ab" in f"{s} {n}".lower() for s, n in zip(symbols, names, strict=True))
     outcomes = gate.wait_for_outcomes({"/stocks?q=a": "aborted", "/stocks?q=ab": "completed"})
     assert outcomes
@@ -193,7 +197,7 @@ def test_sorting_while_the_page_still_streams_restreams_in_place(page: Page, gat
     expect(page).to_have_url(re.compile(r"/stocks\?sort=volume$"))
     gate.release()
     expect(page.locator("#stream-end")).to_have_attribute("data-rows", str(E2E_ROWS))
-    volumes = [number(text) for text in column(page, 7)]
+    volumes = [number(text) for text in column(page, "volume")]
     assert len(volumes) == E2E_ROWS and volumes == sorted(volumes)
     assert page.evaluate("window.sameDocument === true")
     gate.wait_for_outcomes({"/stocks": "aborted", "/stocks?sort=volume": "completed"})
@@ -210,8 +214,9 @@ def test_exports_download_the_current_view(tab: Page, mode: str):
         records = list(csv.reader(file))
     assert records[0][:2] == ["symbol", "name"]
     assert len(records) == expected_rows + 1
-    assert {record[3] for record in records[1:]} == {"Utilities"}
-    prices = [float(record[4]) for record in records[1:]]
+    sector, price = STOCKS.keys.index("sector"), STOCKS.keys.index("price")
+    assert {record[sector] for record in records[1:]} == {"Utilities"}
+    prices = [float(record[price]) for record in records[1:]]
     assert prices == sorted(prices, reverse=True)
 
     with tab.expect_download() as download:
