@@ -55,17 +55,24 @@ def server_database_url(databases) -> str:
 
 
 @pytest.fixture(scope="session")
+def served_database_url(pytestconfig: pytest.Config, request: pytest.FixtureRequest) -> str | None:
+    """The database behind ``base_url`` when the suite started that server; None for a
+    server given with ``--base-url``, whose database the suite cannot see."""
+    if pytestconfig.getoption("--base-url"):
+        return None
+    return request.getfixturevalue("server_database_url")
+
+
+@pytest.fixture(scope="session")
 def base_url(
     pytestconfig: pytest.Config,
-    request: pytest.FixtureRequest,
+    served_database_url: str | None,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[str]:
-    given = pytestconfig.getoption("--base-url")
-    if given:
-        yield given.rstrip("/")
+    if served_database_url is None:
+        yield pytestconfig.getoption("--base-url").rstrip("/")
         return
-    database_url = request.getfixturevalue("server_database_url")
-    with app_server(database_url, tmp_path_factory.mktemp("e2e-server")) as server:
+    with app_server(served_database_url, tmp_path_factory.mktemp("e2e-server")) as server:
         yield server.url
 
 
