@@ -18,6 +18,8 @@ from pathlib import Path
 from typing import Protocol
 
 import pytest
+from flask import Flask, Response
+from flask.testing import FlaskClient
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
@@ -176,14 +178,22 @@ def runner(app):
     return app.test_cli_runner()
 
 
-def leave_mid_stream(app, client, path: str, **request) -> tuple[int, int]:
-    """Read two chunks of ``path``, then leave as a WSGI server does when its client goes
-    away (it closes the response). Returns the connections checked out of the app's pool
-    while streaming, and after leaving."""
+def held_stream(client: FlaskClient, path: str = "/stocks", **request) -> tuple[Response, Iterator]:
+    """A response with its head and first rows read, the rest not: a stream held open, as
+    a WSGI server holds it for a slow client. Returns the response and its remaining chunks;
+    ``response.close()`` is what a WSGI server does when the client goes away."""
     response = client.get(path, buffered=False, **request)
     chunks = iter(response.response)
-    next(chunks)
-    next(chunks)
+    head, first_rows = next(chunks), next(chunks)
+    assert b"<tr><td>" not in head and first_rows
+    return response, chunks
+
+
+def leave_mid_stream(app: Flask, client: FlaskClient, path: str, **request) -> tuple[int, int]:
+    """Read the head and first rows of ``path``, then leave (see :func:`held_stream`).
+    Returns the connections checked out of the app's pool while streaming, and after
+    leaving."""
+    response, _ = held_stream(client, path, **request)
     streaming = get_engine(app).pool.checkedout()
     response.close()
     return streaming, get_engine(app).pool.checkedout()

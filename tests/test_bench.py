@@ -13,7 +13,8 @@ from pathlib import Path
 from bench.baselines import handwritten_unfit
 from web.models import STOCKS
 
-ROOT = Path(__file__).resolve().parents[1]
+from .harness import ROOT
+
 ROWS = 2_000
 
 

@@ -4,50 +4,25 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 
 import pytest
-from sqlalchemy import event
+from flask import Flask
 from sqlalchemy.exc import OperationalError
 
 from web import create_app
 from web.db import get_engine
 
-from .conftest import SEEDED_ROWS
+from .conftest import SEEDED_ROWS, held_stream
+from .faults import FaultInjector
 from .test_htmx import parse_parts
 
 
-class DatabaseGone(Exception):
-    """Stands in for a dropped connection, raised by the DBAPI cursor mid-stream."""
-
-
 @pytest.fixture
-def failing_after(app, monkeypatch):
-    """Make the app's cursor fail once it has handed out ``rows`` rows."""
-
-    def arm(rows: int) -> None:
-        @event.listens_for(get_engine(app), "after_cursor_execute")
-        def wrap(conn, cursor, statement, parameters, context, executemany):
-            fetchmany = cursor.fetchmany
-            handed = [0]
-
-            def failing_fetchmany(size=None):
-                if handed[0] >= rows:
-                    raise OperationalError(statement, parameters, DatabaseGone("connection lost"))
-                batch = fetchmany(size)
-                handed[0] += len(batch)
-                return batch
-
-            context.cursor = _Proxy(cursor, failing_fetchmany)
-
-    return arm
-
-
-class _Proxy:
-    def __init__(self, cursor, fetchmany):
-        self._cursor, self.fetchmany = cursor, fetchmany
-
-    def __getattr__(self, name):
-        return getattr(self._cursor, name)
+def failing_after(app: Flask) -> Callable[[int], None]:
+    """Call it with a number of rows: the app's next query fails once it has handed out
+    that many (tests/faults.py, the injector the e2e server uses too)."""
+    return FaultInjector(get_engine(app)).fail_next_select_after
 
 
 def test_a_database_failure_mid_stream_ends_the_page_cleanly(app, client, failing_after, caplog):
@@ -105,10 +80,7 @@ def test_a_view_within_the_limit_is_complete(database_url):
 def test_every_stream_logs_one_structured_line(app, client, caplog):
     with caplog.at_level(logging.INFO, logger=app.logger.name):
         client.get("/stocks?sector=Energy&sort=price").get_data()
-        response = client.get("/stocks", buffered=False)
-        chunks = iter(response.response)
-        next(chunks)
-        next(chunks)
+        response, _ = held_stream(client, "/stocks")
         response.close()
     lines = [
         json.loads(r.getMessage().removeprefix("stream "))

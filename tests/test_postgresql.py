@@ -12,8 +12,6 @@ import re
 import subprocess
 import sys
 import threading
-import time
-from pathlib import Path
 from urllib.parse import urlencode
 
 import pytest
@@ -26,11 +24,11 @@ from web.models import STOCKS, Base, stocks
 from web.seeding import SeedError, count_rows, generate_rows, seed
 from web.view import View
 
-from .conftest import POSTGRESQL_URL, SEEDED_ROWS, app_sessions, needs_postgresql
+from .conftest import POSTGRESQL_URL, SEEDED_ROWS, app_sessions, held_stream, needs_postgresql
+from .harness import ROOT, wait_for
 
 pytestmark = needs_postgresql
 
-ROOT = Path(__file__).resolve().parent.parent
 ABORTED_STREAMS = 100
 WAIT_SECONDS = 10  # for the server to do something it was asked to; a bound, not a pause
 
@@ -38,15 +36,6 @@ WAIT_SECONDS = 10  # for the server to do something it was asked to; a bound, no
 def view_path(view: View) -> str:
     """The canonical address of ``view`` (any other form is redirected)."""
     return f"/stocks?{urlencode(view.args())}".removesuffix("?")
-
-
-def held_stream(client, path: str = "/stocks"):
-    """A response with its head and first rows read, the rest not: a stream held open."""
-    response = client.get(path, buffered=False)
-    chunks = iter(response.response)
-    head, first_rows = next(chunks), next(chunks)
-    assert b"<tr><td>" not in head and first_rows
-    return response, chunks
 
 
 def test_streams_read_through_a_named_cursor(app, client, database_url):
@@ -102,10 +91,11 @@ def test_the_server_ends_a_transaction_left_open(database_url):
     try:
         leaked = engine.connect()
         leaked.execute(text("SELECT 1"))  # begins a transaction, then forgets about it
-        deadline = time.monotonic() + WAIT_SECONDS
-        while app_sessions(database_url):
-            assert time.monotonic() < deadline, "the server kept the idle transaction open"
-            time.sleep(0.05)  # polling the server's sessions: there is no event to wait on
+        wait_for(
+            lambda: not app_sessions(database_url),
+            WAIT_SECONDS,
+            "the server to end the idle transaction (it kept it open)",
+        )
         leaked.invalidate()
     finally:
         engine.dispose()
@@ -244,10 +234,11 @@ def test_a_load_waits_for_running_streams_then_swaps(app, client, database_url):
     thread = threading.Thread(target=load)
     thread.start()
     try:
-        deadline = time.monotonic() + WAIT_SECONDS
-        while f"DROP TABLE IF EXISTS {stocks.name}" not in waiting_for_a_lock(database_url):
-            assert time.monotonic() < deadline, "the load never reached the swap"
-            time.sleep(0.02)  # polling the server's sessions: there is no event to wait on
+        wait_for(
+            lambda: f"DROP TABLE IF EXISTS {stocks.name}" in waiting_for_a_lock(database_url),
+            WAIT_SECONDS,
+            "the load to reach the swap",
+        )
         rest = b"".join(chunks)  # the held stream finishes on the old rows...
         assert f'data-rows="{SEEDED_ROWS}"'.encode() in rest
         response.close()

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 from sqlalchemy import String, cast, func, inspect, select
@@ -19,7 +18,7 @@ from web.db import make_engine
 from web.models import stocks
 from web.seeding import SeedError, count_rows, generate_rows, seed
 
-ROOT = Path(__file__).resolve().parent.parent
+from .harness import ROOT
 
 
 def all_rows(engine) -> list[tuple]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -13,7 +12,8 @@ from sqlalchemy import create_engine, make_url, select, text
 
 from web.models import stocks
 
-ROOT = Path(__file__).resolve().parent.parent
+from .harness import ROOT, running
+
 LOAD_SECONDS = 60
 
 
@@ -44,24 +44,18 @@ def loading(url: str) -> bool:
 @pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGKILL], ids=["ctrl-c", "killed"])
 def test_stopping_a_load_midway_keeps_the_previous_data(database_url, stop):
     before = snapshot(database_url)
-    load = subprocess.Popen(
+    with running(
         [sys.executable, "seed.py", "--rows", "5000000", "--reset", "--database-url", database_url],
+        ready=lambda: loading(database_url),
+        what="the load to get under way",
+        timeout=LOAD_SECONDS,
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-    )
-    try:
-        deadline = time.monotonic() + LOAD_SECONDS
-        while not loading(database_url):
-            assert load.poll() is None, load.communicate()
-            assert time.monotonic() < deadline, "the load never got under way"
-            time.sleep(0.05)  # watching another process's progress: no event to wait on
+    ) as load:
         load.send_signal(stop)
         _, stderr = load.communicate(timeout=LOAD_SECONDS)
-    finally:
-        load.kill()
-        load.wait()
     assert load.returncode != 0
     if stop == signal.SIGINT:
         assert stderr.strip().splitlines()[-1] == (

@@ -7,25 +7,19 @@ Given ``--base-url URL`` it uses that server instead, which must serve
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
-import socket
-import subprocess
-import time
-import urllib.error
-import urllib.request
-from pathlib import Path
+from collections.abc import Iterator
 
 import pytest
-from playwright.sync_api import expect
+from playwright.sync_api import Page, expect
 
 from web.db import make_engine
 from web.seeding import seed
 
-ROOT = Path(__file__).resolve().parents[2]
+from .servers import GateClient, app_server
+
 E2E_ROWS = 5_000
-STARTUP_SECONDS = 30
 
 # Assertions wait for their condition; 15 s leaves room for a loaded 2-core CI machine.
 expect.set_options(timeout=15_000)
@@ -49,29 +43,9 @@ def browser_type_launch_args(browser_type_launch_args: dict) -> dict:
     }
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_until_serving(url: str, process: subprocess.Popen) -> None:
-    deadline = time.monotonic() + STARTUP_SECONDS
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"the test server exited with {process.returncode}")
-        try:
-            with urllib.request.urlopen(f"{url}/_test/gate", timeout=1):
-                return
-        # TimeoutError: the port already accepts while the worker still boots (a loaded machine).
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
-            time.sleep(0.05)  # polling a starting server: there is no event to wait on
-    raise RuntimeError(f"the test server did not answer within {STARTUP_SECONDS} s")
-
-
 @pytest.fixture(scope="session")
 def server_database_url(databases) -> str:
-    """The database the suite's own server serves: SQLite, or PostgreSQL when the suite
+    """The database the suite's own servers serve: SQLite, or PostgreSQL when the suite
     runs on it (see tests/conftest.py)."""
     url = databases.create()
     engine = make_engine(url)
@@ -81,71 +55,37 @@ def server_database_url(databases) -> str:
 
 
 @pytest.fixture(scope="session")
+def served_database_url(pytestconfig: pytest.Config, request: pytest.FixtureRequest) -> str | None:
+    """The database behind ``base_url`` when the suite started that server; None for a
+    server given with ``--base-url``, whose database the suite cannot see."""
+    if pytestconfig.getoption("--base-url"):
+        return None
+    return request.getfixturevalue("server_database_url")
+
+
+@pytest.fixture(scope="session")
 def base_url(
     pytestconfig: pytest.Config,
-    request: pytest.FixtureRequest,
+    served_database_url: str | None,
     tmp_path_factory: pytest.TempPathFactory,
-):
-    given = pytestconfig.getoption("--base-url")
-    if given:
-        yield given.rstrip("/")
+) -> Iterator[str]:
+    if served_database_url is None:
+        yield pytestconfig.getoption("--base-url").rstrip("/")
         return
-    from .deploy import app_server  # deploy.py builds on this module's helpers
-
-    database_url = request.getfixturevalue("server_database_url")
-    with app_server(database_url, tmp_path_factory.mktemp("e2e-server")) as server:
+    with app_server(served_database_url, tmp_path_factory.mktemp("e2e-server")) as server:
         yield server.url
 
 
-class GateClient:
-    def __init__(self, base_url: str) -> None:
-        self.base_url = base_url
-
-    def _call(self, method: str, path: str) -> dict:
-        request = urllib.request.Request(f"{self.base_url}/_test{path}", method=method)
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return json.load(response)
-
-    def hold(self) -> None:
-        self._call("POST", "/gate/hold")
-
-    def release(self) -> None:
-        self._call("POST", "/gate/release")
-
-    def waiting(self) -> int:
-        return self._call("GET", "/gate")["waiting"]
-
-    def wait_until_waiting(self, count: int, timeout: float = 10.0) -> None:
-        """Until ``count`` streams are held open at the gate (the server says so)."""
-        deadline = time.monotonic() + timeout
-        while (waiting := self.waiting()) != count:
-            if time.monotonic() > deadline:
-                raise AssertionError(f"{waiting} streams held at the gate, expected {count}")
-            time.sleep(0.02)  # polling the server's state: there is no event to wait on
-
-    def streams(self) -> list[dict]:
-        return self._call("GET", "/streams")
-
-    def wait_for_outcomes(self, expected: dict[str, str], timeout: float = 15.0) -> dict:
-        """Until the server has ended each stream in ``expected`` (path -> outcome) so."""
-        deadline = time.monotonic() + timeout
-        while True:
-            seen = {stream["path"]: stream["outcome"] for stream in self.streams()}
-            if all(seen.get(path) == outcome for path, outcome in expected.items()):
-                return seen
-            if time.monotonic() > deadline:
-                raise AssertionError(f"expected stream outcomes {expected}, server saw {seen}")
-            time.sleep(0.05)  # polling the server's state: there is no event to wait on
-
-
 @pytest.fixture
-def gate(base_url: str):
+def gate(base_url: str) -> Iterator[GateClient]:
+    """The test-only controls of the server at ``base_url``, released after the test so a
+    held stream never outlives it."""
     client = GateClient(base_url)
     yield client
     client.release()
 
 
-def traverse(page, direction: str, js: bool = True) -> None:
+def traverse(page: Page, direction: str, js: bool = True) -> None:
     """Go back or forward, and wait for the page that history then shows.
 
     With htmx (``history: "reload"``) a traverse first lands on the old document, and htmx

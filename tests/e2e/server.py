@@ -8,7 +8,8 @@ Only this module adds them; the production factory (`web:create_app()`) never do
 - A log of ended streams (``GET /_test/streams``): path, rows, and whether each completed
   or was aborted by the client.
 - A fault: after ``POST /_test/fault?after=N`` the next query's cursor fails once it has
-  handed out N rows, as if the database went away mid-stream.
+  handed out N rows, as if the database went away mid-stream (the injector the unit tests
+  use too, from tests/faults.py).
 
 Serve it with the production server settings, one worker so the gate is shared:
 
@@ -21,11 +22,11 @@ from __future__ import annotations
 import threading
 
 from flask import Blueprint, Flask, jsonify, request
-from sqlalchemy import event
-from sqlalchemy.exc import OperationalError
 
 from web import create_app, signals
 from web.db import get_engine
+
+from ..faults import FaultInjector
 
 HOLD_LIMIT_SECONDS = 60
 """A held stream goes on by itself after this long, so a failed test never hangs a worker."""
@@ -85,51 +86,17 @@ class Gate:
         return bp
 
 
-class InjectedFault(Exception):
-    """Stands in for the database going away."""
+def fault_blueprint(faults: FaultInjector) -> Blueprint:
+    """``POST /_test/fault?after=N``: the next query fails after N rows (tests/faults.py)."""
+    bp = Blueprint("test_faults", __name__, url_prefix="/_test")
 
+    @bp.post("/fault")
+    def arm():
+        rows = request.args.get("after", 0, type=int)
+        faults.fail_next_select_after(rows)
+        return jsonify(armed=rows)
 
-class _FailingCursor:
-    """A DBAPI cursor that fails once it has handed out ``after`` rows."""
-
-    def __init__(self, cursor, statement: str, after: int) -> None:
-        self._cursor, self._statement, self._left = cursor, statement, after
-
-    def fetchmany(self, size=None):
-        if self._left <= 0:
-            raise OperationalError(self._statement, None, InjectedFault("connection lost"))
-        rows = self._cursor.fetchmany(size)
-        self._left -= len(rows)
-        return rows
-
-    def __getattr__(self, name):
-        return getattr(self._cursor, name)
-
-
-class Faults:
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self.armed: int | None = None
-
-    def on_cursor_execute(self, conn, cursor, statement, parameters, context, executemany):
-        # Only a SELECT takes the fault: on PostgreSQL a stream first sets its timeout.
-        if not statement.lstrip().upper().startswith("SELECT"):
-            return
-        with self._lock:
-            after, self.armed = self.armed, None
-        if after is not None:
-            context.cursor = _FailingCursor(cursor, statement, after)
-
-    def blueprint(self) -> Blueprint:
-        bp = Blueprint("test_faults", __name__, url_prefix="/_test")
-
-        @bp.post("/fault")
-        def arm():
-            with self._lock:
-                self.armed = request.args.get("after", 0, type=int)
-            return jsonify(armed=self.armed)
-
-        return bp
+    return bp
 
 
 def create_gated_app() -> Flask:
@@ -138,7 +105,5 @@ def create_gated_app() -> Flask:
     signals.rows_sent.connect(gate.on_rows_sent, sender=app, weak=False)
     signals.stream_ended.connect(gate.on_stream_ended, sender=app, weak=False)
     app.register_blueprint(gate.blueprint())
-    faults = Faults()
-    event.listen(get_engine(app), "after_cursor_execute", faults.on_cursor_execute)
-    app.register_blueprint(faults.blueprint())
+    app.register_blueprint(fault_blueprint(FaultInjector(get_engine(app))))
     return app

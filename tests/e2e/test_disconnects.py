@@ -4,16 +4,14 @@ query or idle in a transaction)."""
 
 from __future__ import annotations
 
-import socket
-import struct
-import time
-from urllib.parse import urlsplit
+from contextlib import ExitStack
 
 import pytest
 from sqlalchemy.engine import make_url
 
 from ..conftest import app_sessions
 from .conftest import E2E_ROWS
+from .servers import GateClient, open_stream
 
 pytestmark = pytest.mark.e2e
 
@@ -25,51 +23,27 @@ VIEWS = [
     "/stocks?sort=volume&dir=desc&exchange=NYSE",
     "/stocks?q=a",
 ]
-WAIT_SECONDS = 15
-
-
-def open_stream(base_url: str, path: str) -> socket.socket:
-    """A raw HTTP request for ``path``, read until its first rows arrived."""
-    address = urlsplit(base_url)
-    sock = socket.create_connection((address.hostname, address.port), timeout=WAIT_SECONDS)
-    sock.sendall(f"GET {path} HTTP/1.1\r\nHost: {address.netloc}\r\n\r\n".encode())
-    received = b""
-    while b"<tr><td>" not in received:  # each recv is bounded by the socket's timeout
-        data = sock.recv(65536)
-        assert data, f"{path}: the server closed the stream before any rows"
-        received += data
-    return sock
-
-
-def leave(sock: socket.socket) -> None:
-    """Close at once with a reset, as a browser does when its tab is closed mid-download."""
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-    sock.close()
 
 
 def test_clients_leaving_midway_end_their_streams_and_free_the_database(
-    base_url: str, gate, request: pytest.FixtureRequest
+    base_url: str, gate: GateClient, served_database_url: str | None
 ):
-    if request.config.getoption("--base-url"):
-        pytest.skip("the server given with --base-url serves a database this test cannot see")
-    database_url = request.getfixturevalue("server_database_url")
-    ended_before = len(gate.streams())
+    mark = gate.mark()
     gate.hold()
-    sockets = [open_stream(base_url, path) for path in VIEWS]
-    gate.wait_until_waiting(len(VIEWS))  # every stream is open on the server, mid-query
-    for sock in sockets:
-        leave(sock)
+    with ExitStack() as clients:
+        for path in VIEWS:
+            clients.enter_context(open_stream(base_url, path))
+        gate.wait_until_waiting(len(VIEWS))  # every stream is open on the server, mid-query
+    # Every client has left, with a reset.
     gate.release()  # the streams go on, write to a closed socket, and must end there
 
-    deadline = time.monotonic() + WAIT_SECONDS
-    while len(ended := gate.streams()[ended_before:]) < len(VIEWS):
-        assert time.monotonic() < deadline, f"only these streams ended: {ended}"
-        time.sleep(0.05)  # polling the server's state: there is no event to wait on
+    ended = gate.wait_until_ended(len(VIEWS), since=mark)
     assert sorted((stream["path"], stream["outcome"]) for stream in ended) == sorted(
         (path, "aborted") for path in VIEWS
     )
     assert all(stream["rows"] < E2E_ROWS for stream in ended)
-    if make_url(database_url).get_backend_name() == "postgresql":
+    # Only the suite's own server has a database the test can look into (None: --base-url).
+    if served_database_url and make_url(served_database_url).get_backend_name() == "postgresql":
         # A stream's connection is given back before its end is logged: nothing may be busy.
-        busy = [session for session in app_sessions(database_url) if session[0] != "idle"]
+        busy = [session for session in app_sessions(served_database_url) if session[0] != "idle"]
         assert busy == []

@@ -2,22 +2,15 @@
 
 from __future__ import annotations
 
-import json
 import re
-import urllib.request
 
 import pytest
 from playwright.sync_api import Page, expect
 
 from .conftest import E2E_ROWS
+from .servers import GateClient
 
 pytestmark = pytest.mark.e2e
-
-
-def fail_next_query_after(base_url: str, rows: int) -> None:
-    request = urllib.request.Request(f"{base_url}/_test/fault?after={rows}", method="POST")
-    with urllib.request.urlopen(request, timeout=10) as response:
-        assert json.load(response) == {"armed": rows}
 
 
 def assert_failed_visibly(page: Page) -> None:
@@ -30,17 +23,17 @@ def assert_failed_visibly(page: Page) -> None:
     expect(page.locator("#stream-end")).to_have_attribute("data-rows", str(shown))
 
 
-def test_the_page_ends_with_an_error_row(page: Page, base_url: str):
-    fail_next_query_after(base_url, 1000)
+def test_the_page_ends_with_an_error_row(page: Page, gate: GateClient):
+    gate.fail_next_query_after(1000)
     page.goto("/stocks")
     assert_failed_visibly(page)
     assert page.get_by_role("table").count() == 1  # the document is still well-formed
 
 
-def test_a_restream_ends_with_an_error_row(page: Page, base_url: str):
+def test_a_restream_ends_with_an_error_row(page: Page, gate: GateClient):
     page.goto("/stocks")
     expect(page.locator("#stream-end")).to_have_attribute("data-outcome", "completed")
-    fail_next_query_after(base_url, 1000)
+    gate.fail_next_query_after(1000)
     page.get_by_role("link", name="Volume").click()
     expect(page).to_have_url("/stocks?sort=volume")
     assert_failed_visibly(page)

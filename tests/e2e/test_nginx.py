@@ -16,14 +16,15 @@ import signal
 import time
 import urllib.request
 from collections.abc import Iterator
-from contextlib import closing, contextmanager, suppress
+from contextlib import closing, suppress
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from .conftest import E2E_ROWS, ROOT
-from .deploy import AppServer, Gates, Nginx, app_server, nginx, wait_for
+from ..harness import ROOT, wait_for
+from .conftest import E2E_ROWS
+from .servers import AppServer, GateClient, Nginx, app_server, nginx, open_stream
 
 pytestmark = pytest.mark.e2e
 
@@ -34,7 +35,9 @@ def ends_whole(body: bytes) -> bool:
 
 
 @pytest.fixture(scope="module")
-def app_servers(server_database_url: str, tmp_path_factory: pytest.TempPathFactory):
+def app_servers(
+    server_database_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[list[AppServer]]:
     """Two app servers over the one database the suite's own server serves."""
     directory = tmp_path_factory.mktemp("app-servers")
     with (
@@ -45,51 +48,35 @@ def app_servers(server_database_url: str, tmp_path_factory: pytest.TempPathFacto
 
 
 @pytest.fixture(scope="module")
-def proxy(app_servers: list[AppServer], tmp_path_factory: pytest.TempPathFactory):
+def proxy(
+    app_servers: list[AppServer], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Nginx]:
     upstreams = [server.address for server in app_servers]
     with nginx(upstreams, tmp_path_factory.mktemp("nginx")) as server:
         yield server
 
 
 @pytest.fixture
-def gates(app_servers: list[AppServer]):
-    both = Gates(app_servers)
+def gates(app_servers: list[AppServer]) -> Iterator[GateClient]:
+    """The gates of both app servers, used as one: nginx may send a stream to either."""
+    both = GateClient(*(server.url for server in app_servers))
     yield both
     both.release()
 
 
 @pytest.fixture
-def proxied_page(browser: Browser, proxy: Nginx):
+def proxied_page(browser: Browser, proxy: Nginx) -> Iterator[Page]:
     """A Chromium page whose relative URLs go to nginx."""
     context = browser.new_context(base_url=proxy.url)
     yield context.new_page()
     context.close()
 
 
-@contextmanager
-def open_stream(url: str, path: str) -> Iterator[tuple[http.client.HTTPResponse, bytes]]:
-    """GET ``path`` and read up to its first rows: the response, and what was read of it.
-    The connection closes when the block ends, whether the response was read to the end."""
-    connection = http.client.HTTPConnection(url.removeprefix("http://"), timeout=15)
-    try:
-        connection.request("GET", path)
-        response = connection.getresponse()
-        assert response.status == 200
-        first = b""
-        while b"<tr>" not in first:
-            data = response.read1(1 << 16)  # waits for data, 15 s at most
-            assert data, "the response ended before its first rows"
-            first += data
-        yield response, first
-    finally:
-        connection.close()
-
-
 # --- through nginx -----------------------------------------------------------------------
 
 
 def test_first_rows_visible_through_nginx_before_the_stream_completes(
-    proxied_page: Page, gates: Gates
+    proxied_page: Page, gates: GateClient
 ):
     gates.hold()
     # "commit": the load event would wait for the end of the stream, which the gate holds.
@@ -102,16 +89,19 @@ def test_first_rows_visible_through_nginx_before_the_stream_completes(
     expect(proxied_page.locator("#stream-end")).to_have_attribute("data-rows", str(E2E_ROWS))
 
 
-def test_nginx_spreads_requests_over_both_app_servers(proxy: Nginx, gates: Gates):
+def test_nginx_spreads_requests_over_both_app_servers(
+    proxy: Nginx, gates: GateClient, app_servers: list[AppServer]
+):
     path = "/stocks?sort=price"
+    mark = gates.mark()
     for _ in range(4):
         with urllib.request.urlopen(proxy.url + path, timeout=15) as response:
             assert ends_whole(response.read())
-    for client in gates.clients:
+    for server in app_servers:
         wait_for(
-            lambda client=client: any(s["path"] == path for s in client.streams()),
+            lambda server=server: any(s["path"] == path for s in server.gate.streams(since=mark)),
             timeout=10,
-            what=f"a stream of {path} on the app server at {client.base_url}",
+            what=f"a stream of {path} on the app server at {server.url}",
         )
 
 
@@ -140,22 +130,23 @@ def test_static_files_come_from_nginx_with_caching_headers(
 
 
 def test_a_client_leaving_through_nginx_stops_the_stream_on_the_app_server(
-    proxy: Nginx, gates: Gates
+    proxy: Nginx, gates: GateClient
 ):
     path = "/stocks?sort=volume"
+    mark = gates.mark()
     gates.hold()
     with open_stream(proxy.url, path):
         gates.wait_until_waiting(1)
-    # The client has left. nginx logs the request once it has ended it, which closes its
-    # connection to the app server ("client prematurely closed connection, so upstream
-    # connection is closed too", says its error log).
+    # The client has left, with a reset. nginx logs the request once it has ended it, which
+    # closes its connection to the app server ("client prematurely closed connection, so
+    # upstream connection is closed too (104: Connection reset by peer)", says its error log).
     wait_for(
         lambda: f'"GET {path} HTTP/1.1"' in proxy.access_log.read_text(),
         timeout=10,
         what="nginx to end the request the client left",
     )
     gates.release()  # the held stream's next write finds the connection gone
-    gates.wait_for_outcomes({path: "aborted"})
+    gates.wait_for_outcomes({path: "aborted"}, since=mark)
 
 
 # --- gunicorn.conf.py on its own -----------------------------------------------------------
@@ -169,20 +160,21 @@ def test_a_stream_longer_than_the_worker_timeout_is_not_killed(
 ):
     env = {"GUNICORN_TIMEOUT": str(TIMEOUT)}
     with app_server(server_database_url, tmp_path, env) as server:
+        mark = server.gate.mark()
         server.gate.hold()
-        with open_stream(server.url, "/stocks") as (stream, first):
+        with open_stream(server.url, "/stocks") as stream:
             server.gate.wait_until_waiting(1)
             # What is tested is elapsed time itself: the stream stays open past the timeout,
             # plus the arbiter's one-second check and a margin. There is no event to await.
             time.sleep(TIMEOUT + 3)
             server.gate.release()
-            body = first + stream.read()
+            body = stream.first + stream.response.read()
 
         assert ends_whole(body)
         assert "WORKER TIMEOUT" not in server.log_text()
         assert len(server.worker_pids()) == 1
-        server.gate.wait_for_outcomes({"/stocks": "completed"})
-        (report,) = server.gate.streams()
+        server.gate.wait_for_outcomes({"/stocks": "completed"}, since=mark)
+        (report,) = server.gate.streams(since=mark)
         assert report["seconds"] > TIMEOUT + 3
 
 
@@ -232,14 +224,14 @@ def test_shutdown_lets_a_running_stream_finish(server_database_url: str, tmp_pat
         with (
             closing(kept_alive(server)) as probe,
             closing(kept_alive(server)) as control,
-            open_stream(server.url, "/stocks") as (stream, first),
+            open_stream(server.url, "/stocks") as stream,
         ):
             server.gate.wait_until_waiting(1)
             server.process.send_signal(signal.SIGTERM)
             wait_until_shutting_down(probe)
             control.request("POST", "/_test/gate/release")  # the stream goes on, shutting down
             control.getresponse().read()
-            body = first + stream.read()
+            body = stream.first + stream.response.read()
 
         assert ends_whole(body)
         assert server.process.wait(timeout=15) == 0
@@ -252,12 +244,12 @@ def test_shutdown_cuts_a_stream_still_running_after_the_graceful_timeout(
     env = {"GUNICORN_GRACEFUL_TIMEOUT": str(grace)}
     with app_server(server_database_url, tmp_path, env) as server:
         server.gate.hold()
-        with open_stream(server.url, "/stocks") as (stream, _):
+        with open_stream(server.url, "/stocks") as stream:
             server.gate.wait_until_waiting(1)
             stopping = time.monotonic()
             server.process.send_signal(signal.SIGTERM)
             # Cut without its last chunk: the client sees an incomplete body, not a short table.
             with pytest.raises(http.client.IncompleteRead):
-                stream.read()
+                stream.response.read()
             assert time.monotonic() - stopping >= grace - 0.5  # it had its grace first
         assert server.process.wait(timeout=15) == 0

@@ -6,11 +6,12 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from .conftest import E2E_ROWS
+from .servers import GateClient
 
 pytestmark = pytest.mark.e2e
 
 
-def test_first_rows_visible_before_the_stream_completes(page: Page, gate):
+def test_first_rows_visible_before_the_stream_completes(page: Page, gate: GateClient):
     gate.hold()
     # "commit": the load event would wait for the end of the stream, which the gate holds.
     response = page.goto("/stocks", wait_until="commit")

@@ -17,6 +17,7 @@ from playwright.sync_api import Browser, Page, expect
 from web.models import STOCKS
 
 from .conftest import E2E_ROWS, traverse
+from .servers import GateClient
 
 pytestmark = pytest.mark.e2e
 
@@ -148,7 +149,9 @@ def test_back_and_forward_restore_the_view(tab: Page, mode: str):
     expect(tab.get_by_label("Exchange")).to_have_value("LSE")
 
 
-def test_first_rows_of_a_new_view_show_before_its_stream_completes(tab: Page, mode, gate):
+def test_first_rows_of_a_new_view_show_before_its_stream_completes(
+    tab: Page, mode: str, gate: GateClient
+):
     load(tab)
     gate.hold()
     tab.get_by_role("link", name="Change %").click(no_wait_after=True)
@@ -167,7 +170,8 @@ def test_first_rows_of_a_new_view_show_before_its_stream_completes(tab: Page, mo
         expect(tab.locator("#progress")).to_have_text("")
 
 
-def test_a_new_request_cancels_the_one_in_flight(page: Page, gate):
+def test_a_new_request_cancels_the_one_in_flight(page: Page, gate: GateClient):
+    mark = gate.mark()
     load(page)
     gate.hold()
     page.get_by_label("Search").fill("a")
@@ -181,11 +185,14 @@ def test_a_new_request_cancels_the_one_in_flight(page: Page, gate):
     symbols = column(page, "symbol")
     names = column(page, "name")
     assert all("ab" in f"{s} {n}".lower() for s, n in zip(symbols, names, strict=True))
-    outcomes = gate.wait_for_outcomes({"/stocks?q=a": "aborted", "/stocks?q=ab": "completed"})
+    outcomes = gate.wait_for_outcomes(
+        {"/stocks?q=a": "aborted", "/stocks?q=ab": "completed"}, since=mark
+    )
     assert outcomes
 
 
-def test_sorting_while_the_page_still_streams_restreams_in_place(page: Page, gate):
+def test_sorting_while_the_page_still_streams_restreams_in_place(page: Page, gate: GateClient):
+    mark = gate.mark()
     gate.hold()
     page.goto("/stocks", wait_until="commit")
     expect(page.locator("#rows tr").first).to_be_visible()
@@ -200,7 +207,7 @@ def test_sorting_while_the_page_still_streams_restreams_in_place(page: Page, gat
     volumes = [number(text) for text in column(page, "volume")]
     assert len(volumes) == E2E_ROWS and volumes == sorted(volumes)
     assert page.evaluate("window.sameDocument === true")
-    gate.wait_for_outcomes({"/stocks": "aborted", "/stocks?sort=volume": "completed"})
+    gate.wait_for_outcomes({"/stocks": "aborted", "/stocks?sort=volume": "completed"}, since=mark)
 
 
 def test_exports_download_the_current_view(tab: Page, mode: str):
