@@ -25,7 +25,8 @@ POSTGRESQL_OPTIONS = {
     # session that stays so this long has a stalled client or a leaked connection: the
     # server ends it, freeing its snapshot (which holds back vacuum) and its slot.
     "idle_in_transaction_session_timeout": "60s",
-    # The view casts updated_at to text; ISO is what SQLite stores ('2026-11-20 16:00:00').
+    # Time columns stream as their text (web/spec.py): ISO, as SQLite stores it
+    # ('2026-11-20 16:00:00').
     "DateStyle": "ISO",
 }
 """Settings sent when connecting to PostgreSQL. ``options`` given in the URL come after
