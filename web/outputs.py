@@ -3,7 +3,7 @@
 An output is made inside the request (it renders what needs the request: the page's head,
 URLs) and then asked by :func:`web.streams.stream`, outside it, for its opening, each
 chunk of rows and its closing. It also says what a failure mid-stream does to it
-(:attr:`Output.ends_cleanly`) and whether ``MAX_ROWS`` applies. Adding an output (a JSON
+(:attr:`BaseOutput.ends_cleanly`) and whether ``MAX_ROWS`` applies. Adding an output (a JSON
 document, say) is one new class here, listed in :data:`EXPORTS`.
 """
 
@@ -24,7 +24,9 @@ ROWS_PART = {"HX-Target": "#rows", "HX-Swap": "beforeend"}
 SUMMARY_PART = {"HX-Target": "#stocks", "HX-Swap": "beforeend"}
 
 
-class Output:
+class BaseOutput:
+    """The defaults of an output (see :class:`web.streams.Output`)."""
+
     content_type: ClassVar[str]
     ends_cleanly: ClassVar[bool] = True
     """A failure mid-stream gives a closing that says so (a well-formed end, an error row);
@@ -61,7 +63,7 @@ def page_context(view: View) -> dict[str, Any]:
     )
 
 
-class _Templated(Output):
+class _Templated(BaseOutput):
     """An output whose closing is rendered from templates once the stream's end is known,
     outside the request: the templates are looked up and the context built in it."""
 
@@ -128,7 +130,7 @@ class Restream(_Templated):
         return b"".join(parts)
 
 
-class _Export(Output):
+class _Export(BaseOutput):
     """A download of the view. Not limited to MAX_ROWS (like Datasette's streamed CSV): no
     browser renders these."""
 

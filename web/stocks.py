@@ -24,7 +24,7 @@ from flask import (
 
 from .db import get_engine
 from .models import STOCKS
-from .outputs import EXPORTS, Output, Page, Restream
+from .outputs import EXPORTS, BaseOutput, Page, Restream
 from .spec import Tone
 from .streams import Source, StreamSettings, stream
 from .view import InvalidView, View
@@ -91,7 +91,7 @@ def _canonical_redirect(view: View, endpoint: str, **values) -> Response | None:
     return redirect(url_for(endpoint, **values, **view.args()))
 
 
-def streamed(view: View, output: Output, started: float) -> Response:
+def streamed(view: View, output: BaseOutput, started: float) -> Response:
     """The response that streams ``view`` through ``output``."""
     config = current_app.config
     source = Source(

@@ -14,7 +14,7 @@ import json
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, fields
 from time import perf_counter
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 from uuid import uuid4
 
 from flask import Flask
@@ -24,9 +24,6 @@ from . import signals
 from .chunker import chunked
 from .db import QueryTimeout, stream_select
 from .spec import Aggregate, TableSpec
-
-if TYPE_CHECKING:
-    from .outputs import Output
 
 
 class Outcome(enum.StrEnum):
@@ -150,6 +147,19 @@ class Ending:
         return self.outcome is not Outcome.COMPLETED
 
 
+class Output(Protocol):
+    """What :func:`stream` asks of an output; :mod:`web.outputs` holds the app's."""
+
+    ends_cleanly: bool  # a failure mid-stream gets a closing (True) or cuts the transfer
+    shows_totals: bool  # the closing shows the footer's figures: add them up on the way
+
+    def opening(self) -> bytes: ...
+
+    def rows(self, rows: Sequence[Row]) -> bytes: ...
+
+    def closing(self, end: Ending) -> bytes: ...
+
+
 @dataclass
 class StreamReport:
     """What one stream did; sent with :data:`web.signals.stream_ended` and logged."""
@@ -194,7 +204,7 @@ def stream(source: Source, output: Output) -> Iterator[bytes]:
     Closing the generator (the client left) or an error ends the query and releases its
     connection here and now, not at garbage collection. If the database fails or takes too
     long after rows went out, the output decides what the reader gets (see
-    :attr:`web.outputs.Output.ends_cleanly`): a closing that says so, or a transfer cut short.
+    :attr:`Output.ends_cleanly`): a closing that says so, or a transfer cut short.
     """
     settings = source.settings
     cap = RowCap(settings.max_rows)
