@@ -19,6 +19,7 @@ def expected_footer(app, where: str = "", **params) -> tuple[str, str, str]:
     query = f"SELECT count(*), avg(price), sum(market_cap) FROM stocks {where}"
     with get_engine(app).connect() as conn:
         rows, average, market_cap = conn.execute(text(query), params).one()
+    market_cap = int(market_cap)  # PostgreSQL sums bigints as numeric (a Decimal)
     return f"{rows:,}", f"{average:,.2f}", f"{market_cap / 1e9:,.1f}"
 
 
