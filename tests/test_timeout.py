@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from time import perf_counter
+
 import pytest
 from sqlalchemy import exists, select, true
 
@@ -87,3 +90,12 @@ def test_a_slow_export_is_cut_short(timed_app):
     with pytest.raises(QueryTimeout):
         b"".join(response.response)
     response.close()
+
+
+def test_a_timed_out_page_says_how_long_it_streamed(timed_app):
+    """At least the timeout, and no more than the request took."""
+    started = perf_counter()
+    page = timed_app.test_client().get("/stocks").get_data(as_text=True)
+    took = perf_counter() - started
+    [seconds] = re.findall(r"streamed in ([\d.]+) s", page)
+    assert TIMEOUT - 0.005 <= float(seconds) <= took + 0.005
