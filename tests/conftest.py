@@ -169,6 +169,21 @@ def app(database_url: str):
 
 
 @pytest.fixture
+def app_with(database_url: str) -> Iterator[Callable[..., Flask]]:
+    """Call with settings to get an app over the test's database that uses them; each is
+    disposed after the test."""
+    made: list[Flask] = []
+
+    def make(**settings) -> Flask:
+        made.append(create_app({"TESTING": True, "DATABASE_URL": database_url, **settings}))
+        return made[-1]
+
+    yield make
+    for app in made:
+        get_engine(app).dispose()
+
+
+@pytest.fixture
 def client(app):
     return app.test_client()
 

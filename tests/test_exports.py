@@ -5,33 +5,11 @@ from __future__ import annotations
 import csv
 import io
 import json
-from datetime import datetime
 
-from sqlalchemy import insert
-
-from web import create_app
-from web.db import get_engine
-from web.models import STOCKS, stocks
+from web.models import STOCKS
 
 from .conftest import SEEDED_ROWS, leave_mid_stream
-
-
-def add_stock(app, **values):
-    row = dict(
-        id=900_000,
-        symbol="ZZZZ",
-        name="x",
-        exchange="NYSE",
-        sector="Energy",
-        price=1.5,
-        change_pct=-2.25,
-        volume=10,
-        market_cap=20,
-        updated_at=datetime(2026, 1, 2, 3, 4, 5),
-    )
-    row.update(values)
-    with get_engine(app).begin() as conn:
-        conn.execute(insert(stocks), [row])
+from .stock_rows import add_stock
 
 
 def test_csv_is_rfc4180_with_a_header_and_every_row(client):
@@ -120,8 +98,7 @@ def test_json_of_an_empty_view_is_still_a_document(client):
     assert document == {"rows": [], "count": 0, "outcome": "completed"}
 
 
-def test_json_rows_span_chunks_with_one_comma_between_each(database_url):
-    app = create_app({"DATABASE_URL": database_url, "CHUNK_ROWS": 7, "FIRST_BATCH_ROWS": 3})
+def test_json_rows_span_chunks_with_one_comma_between_each(app_with):
+    app = app_with(CHUNK_ROWS=7, FIRST_BATCH_ROWS=3)
     document = app.test_client().get("/stocks.json").get_json()
     assert document["count"] == len(document["rows"]) == SEEDED_ROWS
-    get_engine(app).dispose()

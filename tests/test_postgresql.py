@@ -12,10 +12,12 @@ import re
 import subprocess
 import sys
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from urllib.parse import urlencode
 
 import pytest
-from sqlalchemy import create_engine, event, inspect, text
+from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.pool import NullPool
 
 from web import create_app, seeding, signals
@@ -220,35 +222,85 @@ def waiting_for_a_lock(url: str) -> list[str]:
         engine.dispose()
 
 
-def test_a_load_waits_for_running_streams_then_swaps(app, client, database_url):
-    response, chunks = held_stream(client)
+@contextmanager
+def load_in_background(app, rows: int = 500) -> Iterator[tuple[Engine, list, threading.Thread]]:
+    """A seed of ``rows`` running on a thread of its own, over the app's database: yields
+    its engine, the errors it raised (none, if it went well) and the thread."""
     loader = make_engine(get_engine(app).url.render_as_string(hide_password=False))
     errors: list[BaseException] = []
 
     def load() -> None:
         try:
-            seed(loader, 500, seed=4, reset=True)
+            seed(loader, rows, seed=4, reset=True)
         except BaseException as error:
             errors.append(error)
 
     thread = threading.Thread(target=load)
     thread.start()
     try:
-        wait_for(
-            lambda: f"DROP TABLE IF EXISTS {stocks.name}" in waiting_for_a_lock(database_url),
-            WAIT_SECONDS,
-            "the load to reach the swap",
-        )
-        rest = b"".join(chunks)  # the held stream finishes on the old rows...
-        assert f'data-rows="{SEEDED_ROWS}"'.encode() in rest
-        response.close()
+        yield loader, errors, thread
+    finally:
+        thread.join(WAIT_SECONDS)
+        loader.dispose()
+
+
+def test_a_load_waits_for_running_streams_then_swaps(app, client, database_url):
+    response, chunks = held_stream(client)
+    with load_in_background(app) as (loader, errors, thread):
+        try:
+            wait_for(
+                lambda: f"DROP TABLE IF EXISTS {stocks.name}" in waiting_for_a_lock(database_url),
+                WAIT_SECONDS,
+                "the load to reach the swap",
+            )
+            rest = b"".join(chunks)  # the held stream finishes on the old rows...
+            assert f'data-rows="{SEEDED_ROWS}"'.encode() in rest
+        finally:
+            response.close()
         thread.join(WAIT_SECONDS)  # ...and then the load swaps its table in
         assert not thread.is_alive() and not errors
         assert count_rows(loader) == 500
+
+
+def drop_attempts(url: str) -> set:
+    """When each DROP of the stocks table now waiting for its lock started."""
+    engine = create_engine(url, poolclass=NullPool)
+    try:
+        with engine.connect() as conn:
+            return set(
+                conn.scalars(
+                    text(
+                        "SELECT query_start FROM pg_stat_activity "
+                        "WHERE datname = current_database() AND wait_event_type = 'Lock' "
+                        "AND query LIKE 'DROP TABLE%'"
+                    )
+                )
+            )
     finally:
-        response.close()
+        engine.dispose()
+
+
+def test_a_load_retries_the_swap_until_the_streams_let_go(app, client, database_url, monkeypatch):
+    """Each attempt waits one short lock timeout (so new readers are not held up long);
+    a stream outlasting one attempt must not make the load give up."""
+    monkeypatch.setattr(seeding, "SWAP_LOCK_TIMEOUT", "100ms")
+    response, chunks = held_stream(client)
+    with load_in_background(app) as (loader, errors, thread):
+        try:
+            attempts: set = set()
+
+            def retried() -> bool:  # the first attempt timed out, and the load tried again
+                assert not errors, errors
+                attempts.update(drop_attempts(database_url))
+                return len(attempts) >= 2
+
+            wait_for(retried, WAIT_SECONDS, "the load to retry the swap")
+            b"".join(chunks)
+        finally:
+            response.close()
         thread.join(WAIT_SECONDS)
-        loader.dispose()
+        assert not thread.is_alive() and not errors
+        assert count_rows(loader) == 500
 
 
 def test_a_load_gives_up_on_a_table_kept_busy_and_changes_nothing(app, client, monkeypatch):

@@ -79,15 +79,8 @@ def test_settings_from_the_environment_reach_the_app(monkeypatch, tmp_path):
     get_engine(app).dispose()
 
 
-@pytest.fixture
-def short_search_app(database_url):
-    app = create_app({"DATABASE_URL": database_url, "MAX_SEARCH_LENGTH": 7})
-    yield app
-    get_engine(app).dispose()
-
-
-def test_the_search_box_holds_as_many_characters_as_a_search_may_have(short_search_app):
-    client = short_search_app.test_client()
+def test_the_search_box_holds_as_many_characters_as_a_search_may_have(app_with):
+    client = app_with(MAX_SEARCH_LENGTH=7).test_client()
     assert 'maxlength="7"' in client.get("/stocks").get_data(as_text=True)
     assert client.get("/stocks?q=1234567").status_code == 200
     response = client.get("/stocks?q=12345678")

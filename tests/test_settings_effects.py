@@ -3,30 +3,14 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
 
 import pytest
 from flask import Flask
 from sqlalchemy import text
 
-from web import create_app
 from web.db import get_engine
 
 from .conftest import SEEDED_ROWS
-
-
-@pytest.fixture
-def app_with(database_url: str) -> Iterator[Callable[..., Flask]]:
-    """Call with settings to get an app over the test's database that uses them."""
-    made: list[Flask] = []
-
-    def make(**settings) -> Flask:
-        made.append(create_app({"TESTING": True, "DATABASE_URL": database_url, **settings}))
-        return made[-1]
-
-    yield make
-    for app in made:
-        get_engine(app).dispose()
 
 
 def row_groups(page: str) -> list[int]:

@@ -14,7 +14,6 @@ import re
 import pytest
 from sqlalchemy import BigInteger, Double, String, inspect
 
-from web import create_app
 from web.db import get_engine
 from web.models import STOCKS, stocks
 from web.render import renderers_for
@@ -83,15 +82,8 @@ def test_the_header_shows_the_spec_labels_in_order(client):
     assert labels == [column.label for column in STOCKS.columns]
 
 
-@pytest.fixture
-def small_groups_app(database_url):
-    app = create_app({"DATABASE_URL": database_url, "CHUNK_ROWS": 7})
-    yield app
-    get_engine(app).dispose()
-
-
-def test_the_column_stylesheet_follows_the_spec_and_the_settings(small_groups_app):
-    client = small_groups_app.test_client()
+def test_the_column_stylesheet_follows_the_spec_and_the_settings(app_with):
+    client = app_with(CHUNK_ROWS=7).test_client()
     page = client.get("/stocks").get_data(as_text=True)
     (href,) = re.findall(r'href="(/columns\.css\?v=\w+)"', page)
     css = client.get(href).get_data(as_text=True)
