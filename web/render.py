@@ -98,7 +98,14 @@ _NAMESPACE = {
 
 
 def _compile(name: str, source: str, constants: dict[str, str] | None = None) -> RenderRows:
-    namespace = {**_NAMESPACE, **(constants or {})}
+    helpers = {**_NAMESPACE, **(constants or {})}
+    # Each helper becomes a local of the function (a closure cell of its comprehension):
+    # a global of an exec'd namespace is looked up in a plain dict for every use, which made
+    # NDJSON ~2x slower than the hand-written renderer (5 dumps calls a row).
+    names = ", ".join(helpers)
+    header, body = source.split("\n", 1)
+    source = f"{header}\n    {names}, = _helpers\n{body}"
+    namespace = {"_helpers": tuple(helpers.values())}
     # The source is ours: values are positional names, literal text was checked.
     exec(compile(source, f"<generated {name}>", "exec"), namespace)
     function = namespace[name]
