@@ -28,7 +28,7 @@ from sqlalchemy import text
 
 from web.db import make_engine
 
-from . import browser, compression, concurrency, sorts, targets, views
+from . import browser, compression, concurrency, renderers, sorts, targets, views
 from .data import Dataset, SeedTiming, ensure_database, time_seed
 from .log import progress
 from .machine import describe
@@ -301,6 +301,7 @@ def main(argv: list[str] | None = None) -> int:
         {"rows": d.rows, "url": d.shown_url, "reused": d.reused, "seconds": d.seconds}
         for d in sorted(datasets.values(), key=lambda d: d.rows)
     ]
+    report["renderers"] = _guarded("renderers", renderers.measure)
     _throughput(args, datasets, report)
     report["memory"] = _memory(report)
     report["concurrency"] = _guarded("concurrency", lambda: _concurrency(args, datasets))

@@ -16,6 +16,9 @@ Every variant reads ``DATABASE_URL`` (``sqlite:///path``) and serves ``GET /stoc
 
 from __future__ import annotations
 
+import csv
+import io
+import json
 import os
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator
@@ -176,6 +179,33 @@ def handwritten_row_group(rows: list[Row]) -> str:
                 for symbol, name, exchange, sector, price, change, volume, cap, updated in rows
             ],
             "</table></div>",
+        ]
+    )
+
+
+def handwritten_csv_rows(rows: list[Row]) -> str:
+    """The CSV renderer as it was written by hand for the nine stock columns."""
+    out = io.StringIO()
+    c = render.defuse
+    csv.writer(out).writerows(
+        [
+            (c(symbol), c(name), c(exchange), c(sector), price, change, volume, cap, updated)
+            for symbol, name, exchange, sector, price, change, volume, cap, updated in rows
+        ]
+    )
+    return out.getvalue()
+
+
+def handwritten_ndjson_rows(rows: list[Row]) -> str:
+    """The NDJSON renderer as it was written by hand for the nine stock columns."""
+    dumps = json.dumps
+    return "".join(
+        [
+            f'{{"symbol":{dumps(symbol)},"name":{dumps(name)},"exchange":{dumps(exchange)},'
+            f'"sector":{dumps(sector)},"price":{price!r},"change_pct":{change!r},'
+            f'"volume":{volume},"market_cap":{cap},'
+            f'"updated_at":{dumps(updated.replace(" ", "T") + "Z")}}}\n'
+            for symbol, name, exchange, sector, price, change, volume, cap, updated in rows
         ]
     )
 

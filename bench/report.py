@@ -177,6 +177,31 @@ def _concurrency(report: dict[str, Any]) -> list[str]:
     ]
 
 
+def _renderers(report: dict[str, Any]) -> list[str]:
+    section = report.get("renderers") or {}
+    if "results" not in section:
+        return [f"Renderers: {section.get('error') or section.get('note') or 'not measured'}"]
+    rows = [
+        [
+            r["output"],
+            r.get("generated_rows_per_s"),
+            r.get("handwritten_rows_per_s"),
+            r.get("ratio"),
+            r.get("error", ""),
+        ]
+        for r in section["results"]
+    ]
+    return [
+        f"Row renderers in process, {section['rows']:,} rows, medians of {section['rounds']}"
+        " (ratio = generated speed / hand-written speed)",
+        table(
+            ["output", "generated rows/s", "hand-written rows/s", "ratio", "note"],
+            rows,
+            ["", ",d", ",d", ".3f", ""],
+        ),
+    ]
+
+
 def _compression(report: dict[str, Any]) -> list[str]:
     c = report.get("compression") or {}
     notes = "; ".join(c.get("notes", []))
@@ -324,6 +349,7 @@ def render(report: dict[str, Any]) -> str:
         _views(report),
         _memory(report),
         _concurrency(report),
+        _renderers(report),
         _compression(report),
         _browser(report),
         _data(report),

@@ -172,11 +172,28 @@ def _browser(report: dict[str, Any]) -> list[dict[str, str]]:
     return found
 
 
+def _renderers(report: dict[str, Any]) -> list[dict[str, str]]:
+    section = report.get("renderers") or {}
+    goal = f">= {HANDWRITTEN_RATIO:g}"
+    if "results" not in section:
+        return [_target("row renderers vs hand-written", goal, "not measured", None)]
+    return [
+        _target(
+            f"{r['output']} renderer vs hand-written (in process)",
+            goal,
+            f"{r['ratio']:.3f}" if "ratio" in r else r.get("error", "n/a"),
+            r.get("ratio", 0) >= HANDWRITTEN_RATIO,
+        )
+        for r in section["results"]
+    ]
+
+
 def evaluate(report: dict[str, Any]) -> list[dict[str, str]]:
     """Every target, in the order the report prints them."""
     return [
         _seed(report),
         *_ratios(report),
+        *_renderers(report),
         _sorts(report),
         _memory(report),
         *_concurrency(report),

@@ -58,6 +58,7 @@ def test_quick_bench_writes_every_section_and_every_row(tmp_path: Path):
         "views",
         "memory",
         "concurrency",
+        "renderers",
         "compression",
         "browser",
         "targets",
@@ -82,6 +83,10 @@ def test_quick_bench_writes_every_section_and_every_row(tmp_path: Path):
     assert (by_variant["streamtable"].get("ratio_vs_handwritten") is not None) == bool(hand)
 
     assert report["concurrency"]["completed"] == 4
+    if not handwritten_unfit():
+        outputs = {r["output"]: r for r in report["renderers"]["results"]}
+        assert set(outputs) == {"html", "csv", "ndjson"}
+        assert all(r["ratio"] > 0 for r in outputs.values()), outputs
     assert len(report["sort_orders"]["results"]) == 2 * len(STOCKS.sort_keys)
     assert all(page["complete"] for page in report["views"]["pages"])
     assert all(export["complete"] for export in report["views"]["exports"])

@@ -1,0 +1,57 @@
+"""The generated row renderers against the hand-written ones they replaced, in process.
+
+The page's renderer is also measured end to end (the handwritten variant of the throughput
+table); this section times each output's renderer alone, so a slower CSV or NDJSON
+renderer shows here even when the database or the network hides it. Same rows, same
+process, the two taking turns; medians of ``ROUNDS``.
+"""
+
+from __future__ import annotations
+
+import timeit
+from statistics import median
+from typing import Any
+
+from web.models import STOCKS
+from web.render import renderers_for
+from web.seeding import generate_rows
+
+from . import baselines
+from .log import progress
+
+ROWS = 20_000
+CHUNK_ROWS = 500
+ROUNDS = 15
+
+
+def measure() -> dict[str, Any]:
+    if reason := baselines.handwritten_unfit():
+        return {"note": reason}
+    rows = [row[1:] for block in generate_rows(ROWS, seed=1) for row in block]
+    chunks = [rows[i : i + CHUNK_ROWS] for i in range(0, len(rows), CHUNK_ROWS)]
+    generated = renderers_for(STOCKS)
+    pairs = {
+        "html": (generated.html, baselines.handwritten_row_group),
+        "csv": (generated.csv, baselines.handwritten_csv_rows),
+        "ndjson": (generated.ndjson, baselines.handwritten_ndjson_rows),
+    }
+    results = []
+    for name, (made, by_hand) in pairs.items():
+        if made(chunks[0]) != by_hand(chunks[0]):
+            results.append({"output": name, "error": "the outputs differ"})
+            continue
+        times: dict[str, list[float]] = {"generated": [], "handwritten": []}
+        for _ in range(ROUNDS):
+            for kind, render in (("generated", made), ("handwritten", by_hand)):
+                times[kind].append(timeit.timeit(lambda r=render: [r(c) for c in chunks], number=1))
+        generated_s, handwritten_s = median(times["generated"]), median(times["handwritten"])
+        results.append(
+            {
+                "output": name,
+                "generated_rows_per_s": round(ROWS / generated_s),
+                "handwritten_rows_per_s": round(ROWS / handwritten_s),
+                "ratio": round(handwritten_s / generated_s, 3),
+            }
+        )
+        progress(f"renderer {name}: generated {results[-1]['ratio']}x hand-written")
+    return {"rows": ROWS, "rounds": ROUNDS, "results": results}
