@@ -89,10 +89,12 @@ def test_two_quick_sorts_log_no_error(page: Page, gate: GateClient, console_erro
     assert console_errors == []
 
 
-def test_a_request_that_really_fails_is_still_logged(page: Page, console_errors: list[str]):
+def test_a_request_that_really_fails_is_still_logged(page: Page):
     page.goto("/stocks")
     settle(page)
     page.route(lambda url: "sort=volume" in url, lambda route: route.abort("connectionreset"))
-    with page.expect_console_message(lambda message: message.type == "error"):
+    # Chromium logs the failed load itself too; the error that must show is htmx's own.
+    with page.expect_console_message(
+        lambda message: message.type == "error" and "htmx:error" in message.text, timeout=15_000
+    ):
         page.get_by_role("link", name="Volume").click()
-    assert any("htmx:error" in error for error in console_errors), console_errors
