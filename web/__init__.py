@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import Flask
 
-from . import compression, db, render, security, settings, signals, streams
+from . import compression, db, errors, render, security, settings, signals, streams
 from .models import STOCKS
 
 
@@ -23,6 +23,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     db.init_app(app)
     compression.init_app(app)
     security.init_app(app)
+    errors.init_app(app)
     render.init_app(app, STOCKS)
 
     # One log line per stream, through Flask's logger (stderr unless logging is configured).

@@ -46,7 +46,10 @@ def invalid_view(error: InvalidView):
         # Show the message beside the controls and leave the table as it is.
         fragment = render_template("stocks/_error.html", message=str(error))
         return fragment, 400, {"HX-Retarget": "#view-error", "HX-Reswap": "innerHTML"}
-    return render_template("error.html", message=str(error), spec=STOCKS), 400
+    page = render_template(
+        "error.html", title="That view does not exist", message=str(error), spec=STOCKS
+    )
+    return page, 400
 
 
 COLUMNS_CSS_KEY = "streamtable.columns_css"

@@ -9,6 +9,7 @@
   const form = document.getElementById("view");
   const progress = document.getElementById("progress");
   let streaming = null; // the htmx request whose rows are arriving, if any
+  let connection = null; // its hx-multipart connection, once its response has begun
   let ticker = null;
 
   htmx.process(form);
@@ -75,13 +76,27 @@
       window.stop();
       htmx.initialize(); // DOMContentLoaded will not come now; set up history as it would
     }
+    // hx-sync ":replace" has just aborted the request this one replaces. hx-multipart
+    // logs the abort as an error (console.error, before any listener could cancel it)
+    // unless its connection is marked cancelled, as its own cleanup does: mark it now,
+    // before the abort reaches its reader. A stream failing any other way is still logged.
+    if (connection) connection.cancelled = true;
+    connection = null;
     streaming = event.detail.ctx;
     setBusy(true);
+  });
+
+  form.addEventListener("htmx:multipart:after:connection", (event) => {
+    // The connection shares its request's abort function: that is how to tell whose it is.
+    if (event.detail.connection.abort === streaming?.request.abort) {
+      connection = event.detail.connection;
+    }
   });
 
   form.addEventListener("htmx:finally:request", (event) => {
     if (event.detail.ctx !== streaming) return; // a request that a newer one replaced
     streaming = null;
+    connection = null;
     setBusy(false);
   });
 
