@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import re
 from pathlib import Path
 
@@ -86,3 +87,25 @@ def test_the_search_box_holds_as_many_characters_as_a_search_may_have(app_with):
     response = client.get("/stocks?q=12345678")
     assert response.status_code == 400
     assert "at most 7 characters" in response.get_data(as_text=True)
+
+
+@pytest.fixture
+def fresh_app_logger():
+    """The app's logger as a process starts: its level not set (apps share the logger)."""
+    logger = logging.getLogger("web")
+    level = logger.level
+    logger.setLevel(logging.NOTSET)
+    yield logger
+    logger.setLevel(level)
+
+
+@pytest.mark.parametrize("level", ["INFO", "WARNING"])
+def test_the_app_logs_at_the_level_it_is_given(app_with, fresh_app_logger, level):
+    """Under gunicorn nothing else sets the app logger's level: without LOG_LEVEL applied,
+    the per-stream INFO lines would never be written."""
+    assert app_with(LOG_LEVEL=level).logger.level == getattr(logging, level)
+
+
+def test_a_level_set_by_the_deployment_is_kept(app_with, fresh_app_logger):
+    fresh_app_logger.setLevel(logging.ERROR)
+    assert app_with(LOG_LEVEL="INFO").logger.level == logging.ERROR
