@@ -192,3 +192,12 @@ def test_a_spec_that_cannot_work_is_refused(columns, message):
 def test_an_enum_column_needs_its_choices():
     with pytest.raises(ValueError, match="needs its choices"):
         ColumnSpec("e", "E", String(4), Kind.ENUM, TEXT)
+
+
+def test_a_column_is_not_null_unless_declared_nullable(app):
+    """NOT NULL is the default: only a column that says so pays for NULL checks per row."""
+    assert ColumnSpec("x", "X", String(4), Kind.TEXT, TEXT).nullable is False
+    columns = inspect(get_engine(app)).get_columns(stocks.name)
+    assert [c["name"] for c in columns if c["nullable"]] == [
+        column.key for column in STOCKS.columns if column.nullable
+    ]
