@@ -30,7 +30,7 @@ from web.spec import (
     Summary,
     TableSpec,
 )
-from web.streams import Summary as RowSummary
+from web.streams import Tally
 
 NULLABLE = TableSpec(
     name="screener",
@@ -137,11 +137,11 @@ def test_nullable_columns_still_format_their_values():
 
 
 def test_the_footer_skips_nulls_when_it_averages():
-    summary = RowSummary(NULLABLE, totals=True)
+    summary = Tally(NULLABLE, totals=True)
     summary.add([NULL_ROW, FULL_ROW, ("EF", None, 3.5, None, None, None)])
     assert summary.rows == 3
     assert summary.figures() == [("average yield", "3.00")]
-    empty = RowSummary(NULLABLE, totals=True)
+    empty = Tally(NULLABLE, totals=True)
     empty.add([NULL_ROW])
     assert empty.figures() == [("average yield", "n/a")]
 

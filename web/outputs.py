@@ -135,12 +135,15 @@ class _Export(BaseOutput):
     browser renders these."""
 
     suffix: ClassVar[str]
+    download: ClassVar[bool] = True  # saved as a file (Content-Disposition), not shown
     ends_cleanly = False
     capped = False
     shows_totals = False
 
     @property
     def headers(self) -> Mapping[str, str]:
+        if not self.download:
+            return {}
         name = "-".join(filter(None, [self.view.spec.name, describe(self.view.args())]))
         return {"Content-Disposition": f'attachment; filename="{name}.{self.suffix}"'}
 
@@ -176,14 +179,11 @@ class JsonDocument(_Export):
 
     suffix = "json"
     content_type = "application/json"
+    download = False
 
     def __init__(self, view: View, renderers: Renderers | None = None) -> None:
         super().__init__(view, renderers)
         self._between = ""  # no comma before the first chunk's rows
-
-    @property
-    def headers(self) -> Mapping[str, str]:
-        return {}
 
     def opening(self) -> bytes:
         return b'{"rows":['

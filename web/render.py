@@ -4,8 +4,8 @@ Each per-row loop of the app lives here, generated from a :class:`web.spec.Table
 when the app starts: one f-string (or tuple) per row in a list comprehension per chunk, with
 each column's format written into it, so no row pays for looking up its columns' specs.
 Measured in ``make bench`` against the hand-written renderer this replaced (kept there as a
-baseline): the same rows/s. One ``render_template`` per row streams ~15k rows/s (the
-classic baseline), this ~200k.
+baseline): the same rows/s. One ``render_template`` per row (the classic baseline) streams
+about a fifteenth as many rows/s: README's Benchmark has the figures.
 
 NULL is an empty cell, an empty CSV field and JSON ``null``; only nullable columns pay for
 the check.

@@ -106,7 +106,6 @@ SETTINGS = (
         "duration, outcome",
     ),
 )
-BY_NAME: Mapping[str, Setting] = {setting.name: setting for setting in SETTINGS}
 
 
 class InvalidSetting(ValueError):

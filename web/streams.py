@@ -70,7 +70,7 @@ class Source:
     started: float  # perf_counter() when the request arrived
 
 
-class Summary:
+class Tally:
     """The rows passing through, counted; and the footer's figures, in the same pass."""
 
     def __init__(self, table: TableSpec, totals: bool) -> None:
@@ -134,7 +134,7 @@ class Ending:
     each outcome): the rows and figures, the time, and what stopped it early."""
 
     table: TableSpec
-    summary: Summary
+    summary: Tally
     seconds: float
     outcome: Outcome = Outcome.COMPLETED
     max_rows: int | None = None  # the cap, when it was reached
@@ -215,7 +215,7 @@ def stream(source: Source, output: Output) -> Iterator[bytes]:
         settings.fetch_rows,
         settings.statement_timeout,
     )
-    summary = Summary(source.table, totals=output.shows_totals)
+    summary = Tally(source.table, totals=output.shows_totals)
     report = StreamReport(source.path)
 
     def ending(outcome: Outcome, **details: Any) -> Ending:

@@ -164,9 +164,15 @@ def test_a_stream_longer_than_the_worker_timeout_is_not_killed(
         server.gate.hold()
         with open_stream(server.url, "/stocks") as stream:
             server.gate.wait_until_waiting(1)
-            # What is tested is elapsed time itself: the stream stays open past the timeout,
-            # plus the arbiter's one-second check and a margin. There is no event to await.
-            time.sleep(TIMEOUT + 3)
+            held_since = time.monotonic()
+
+            def outlived_the_timeout() -> bool:
+                """The held stream's worker is still the first one, past the timeout plus
+                the arbiter's one-second check and a margin: fails as soon as it is not."""
+                assert "WORKER TIMEOUT" not in server.log_text(), "the stream's worker was killed"
+                return time.monotonic() - held_since > TIMEOUT + 3
+
+            wait_for(outlived_the_timeout, TIMEOUT + 10, "the stream to outlive the timeout")
             server.gate.release()
             body = stream.first + stream.response.read()
 
