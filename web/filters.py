@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import enum
 import math
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -144,8 +145,10 @@ def _number(column: ColumnSpec, text: str) -> float:
 def _time(column: ColumnSpec, text: str, end_of_day: bool) -> datetime:
     """A time as the database stores it (naive UTC, whole seconds). A date alone means the
     whole day: ``updated_at__lte=2026-11-30`` keeps the 30th, as a person would mean it."""
+    # A "+" typed in an address bar arrives as a space: "...T10:00 02:00" meant +02:00.
+    text = re.sub(r" (\d\d:?\d\d)$", r"+\1", text.replace("z", "Z"))
     try:
-        value = datetime.fromisoformat(text.replace("z", "Z"))
+        value = datetime.fromisoformat(text)
     except ValueError:
         raise InvalidFilter(
             f"{column.key}: {text!r} is not a date or time (write it as 2026-11-30 or "
