@@ -17,6 +17,8 @@ from flask import current_app, render_template, url_for
 from sqlalchemy import Row
 
 from . import multipart, stylesheet
+from .counting import early_total
+from .db import get_engine
 from .filters import SYMBOLS, Op
 from .render import Renderers, renderers_for
 from .streams import Ending, Tally
@@ -68,6 +70,7 @@ def page_context(view: View) -> dict[str, Any]:
         max_search_length=current_app.config["MAX_SEARCH_LENGTH"],
         view_url=url_for("stocks.table", **view.args()),
         columns_css_url=stylesheet.url(view.shown, view.spec),
+        total=early_total(get_engine(), view, current_app.config["COUNT_SECONDS"]),
         filter_ops=[(op, SYMBOLS[op]) for op in Op if op is not Op.IN],
         facet_urls={
             column.key: {

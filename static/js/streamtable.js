@@ -45,7 +45,9 @@
   }
 
   function showProgress() {
-    progress.value = `${rowsSoFar().toLocaleString("en")} rows so far`;
+    const total = document.getElementById("total")?.dataset;
+    const of = total?.total ? ` of ${total.exact === "true" ? "" : "about "}${Number(total.total).toLocaleString("en")}` : "";
+    progress.value = `${rowsSoFar().toLocaleString("en")}${of} rows so far`;
   }
 
   function setBusy(busy) {
