@@ -67,7 +67,7 @@ def test_sorting_while_the_page_still_streams_logs_no_error(
     page.goto("/stocks", wait_until="commit")
     expect(page.locator("#rows tr").first).to_be_visible()
     gate.wait_until_waiting(1)
-    page.get_by_role("link", name="Volume").click()
+    page.get_by_role("link", name="Volume", exact=True).click()
     expect(page).to_have_url(re.compile(r"/stocks\?sort=volume$"))
     gate.release()
     expect(page.locator("#stream-end")).to_have_attribute("data-rows", str(E2E_ROWS))
@@ -79,9 +79,9 @@ def test_two_quick_sorts_log_no_error(page: Page, gate: GateClient, console_erro
     page.goto("/stocks")
     settle(page)
     gate.hold()
-    page.get_by_role("link", name="Volume").click()
+    page.get_by_role("link", name="Volume", exact=True).click()
     gate.wait_until_waiting(1)
-    page.get_by_role("link", name="Change %").click()
+    page.get_by_role("link", name="Change %", exact=True).click()
     expect(page).to_have_url(re.compile(r"sort=change_pct"))
     gate.wait_until_waiting(2)
     gate.release()
@@ -97,4 +97,4 @@ def test_a_request_that_really_fails_is_still_logged(page: Page):
     with page.expect_console_message(
         lambda message: message.type == "error" and "htmx:error" in message.text, timeout=15_000
     ):
-        page.get_by_role("link", name="Volume").click()
+        page.get_by_role("link", name="Volume", exact=True).click()

@@ -52,7 +52,7 @@ def test_the_filter_menu_adds_a_chip_and_the_chip_removes_it(tab: Page, mode: st
     expect(chip).to_have_count(0)
     assert min(number(text) for text in cells(tab, 5)) < 400
 
-    tab.get_by_role("link", name="Clear all").click()
+    tab.get_by_role("link", name="Clear all", exact=True).click()
     expect(tab).to_have_url(re.compile(r"/stocks$"))
     expect(tab.locator("#stream-end")).to_have_attribute("data-rows", str(E2E_ROWS))
     expect(tab.get_by_label("Sector")).to_have_value("")
@@ -114,11 +114,11 @@ def test_a_column_choice_shows_those_columns_and_exports_them(tab: Page, mode: s
         .evaluate("cell => getComputedStyle(cell).textAlign")
     )
     assert align == "right"
-    href = tab.get_by_role("link", name="CSV").get_attribute("href")
+    href = tab.get_by_role("link", name="CSV", exact=True).get_attribute("href")
     assert href == "/stocks.csv?cols=symbol,price"
 
     mark_document(tab, mode)
-    tab.get_by_role("link", name="Price").click()  # sorting keeps the choice
+    tab.get_by_role("link", name="Price", exact=True).click()  # sorting keeps the choice
     expect(tab).to_have_url(re.compile(r"sort=price&cols=symbol,price$"))
     expect(tab.locator("#stream-end")).to_have_attribute("data-rows", str(E2E_ROWS))
     expect(tab.locator(".stocks-head th")).to_have_text(["Symbol", "Price"])

@@ -34,6 +34,6 @@ def test_a_restream_ends_with_an_error_row(page: Page, gate: GateClient):
     page.goto("/stocks")
     expect(page.locator("#stream-end")).to_have_attribute("data-outcome", "completed")
     gate.fail_next_query_after(1000)
-    page.get_by_role("link", name="Volume").click()
+    page.get_by_role("link", name="Volume", exact=True).click()
     expect(page).to_have_url("/stocks?sort=volume")
     assert_failed_visibly(page)

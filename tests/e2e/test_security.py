@@ -35,7 +35,7 @@ def test_no_policy_violation_while_using_every_control(watched):
     response = page.goto("/stocks")
     assert "script-src 'self'" in response.headers["content-security-policy"]
     expect(page.locator("#stream-end")).to_be_attached()
-    page.get_by_role("link", name="Price").click()
+    page.get_by_role("link", name="Price", exact=True).click()
     expect(page).to_have_url("/stocks?sort=price")
     page.get_by_label("Exchange").select_option("NYSE")
     expect(page).to_have_url("/stocks?sort=price&exchange=NYSE")

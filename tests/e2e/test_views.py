@@ -52,14 +52,14 @@ def assert_same_document(tab: Page, mode: str) -> None:
 def test_sort_by_clicking_a_header(tab: Page, mode: str):
     load(tab)
     mark_document(tab, mode)
-    tab.get_by_role("link", name="Price").click()
+    tab.get_by_role("link", name="Price", exact=True).click()
     expect(tab).to_have_url(re.compile(r"/stocks\?sort=price$"))
     expect(tab.locator("th[aria-sort=ascending]")).to_have_text("Price")
     expect(tab.locator("#stream-end")).to_have_attribute("data-rows", str(E2E_ROWS))
     prices = [number(text) for text in column(tab, "price")]
     assert len(prices) == E2E_ROWS and prices == sorted(prices)
 
-    tab.get_by_role("link", name="Price").click()
+    tab.get_by_role("link", name="Price", exact=True).click()
     expect(tab).to_have_url(re.compile(r"/stocks\?sort=price&dir=desc$"))
     expect(tab.locator("th[aria-sort=descending]")).to_have_text("Price")
     expect(tab.locator("#stream-end")).to_have_attribute("data-rows", str(E2E_ROWS))
@@ -110,7 +110,7 @@ def test_bad_input_shows_a_message(tab: Page, mode: str, base_url: str):
 
 def test_back_and_forward_restore_the_view(tab: Page, mode: str):
     load(tab)
-    tab.get_by_role("link", name="Volume").click()
+    tab.get_by_role("link", name="Volume", exact=True).click()
     expect(tab).to_have_url(re.compile(r"sort=volume$"))
     expect(tab.locator("#stream-end")).to_be_attached()
     tab.get_by_label("Exchange").select_option("LSE")
@@ -138,7 +138,7 @@ def test_first_rows_of_a_new_view_show_before_its_stream_completes(
 ):
     load(tab)
     gate.hold()
-    tab.get_by_role("link", name="Change %").click(no_wait_after=True)
+    tab.get_by_role("link", name="Change %", exact=True).click(no_wait_after=True)
     expect(tab.locator("th[aria-sort=ascending]")).to_have_text("Change %")
     expect(tab.locator("#rows tr").first).to_be_visible()
     gate.wait_until_waiting(1)  # the server is provably still holding the new stream open
@@ -183,7 +183,7 @@ def test_sorting_while_the_page_still_streams_restreams_in_place(page: Page, gat
     gate.wait_until_waiting(1)
     page.evaluate("window.sameDocument = true")
 
-    page.get_by_role("link", name="Volume").click()
+    page.get_by_role("link", name="Volume", exact=True).click()
     expect(page.locator("th[aria-sort=ascending]")).to_have_text("Volume")
     expect(page).to_have_url(re.compile(r"/stocks\?sort=volume$"))
     gate.release()
@@ -199,7 +199,7 @@ def test_exports_download_the_current_view(tab: Page, mode: str):
     expected_rows = int(tab.locator("#stream-end").get_attribute("data-rows"))
 
     with tab.expect_download() as download:
-        tab.get_by_role("link", name="CSV").click()
+        tab.get_by_role("link", name="CSV", exact=True).click()
     assert download.value.suggested_filename == ("stocks-sort-price-dir-desc-sector-utilities.csv")
     with open(download.value.path(), newline="", encoding="utf-8") as file:
         records = list(csv.reader(file))
@@ -211,7 +211,7 @@ def test_exports_download_the_current_view(tab: Page, mode: str):
     assert prices == sorted(prices, reverse=True)
 
     with tab.expect_download() as download:
-        tab.get_by_role("link", name="NDJSON").click()
+        tab.get_by_role("link", name="NDJSON", exact=True).click()
     lines = Path(download.value.path()).read_text(encoding="utf-8").splitlines()
     assert len(lines) == expected_rows
     assert [json.loads(line)["symbol"] for line in lines] == [r[0] for r in records[1:]]
