@@ -29,7 +29,7 @@ TAIL_BYTES = 4096
 """Bytes kept from the end of the body: the footer with its row count lives there."""
 
 _DATA_ROWS = re.compile(rb'id="stream-end"[^>]*data-rows="(\d+)"')
-_FIRST_SYMBOL = re.compile(rb"<tr><td>([^<]*)<td>")
+_FIRST_SYMBOL = re.compile(rb"<tr><td>(?:<a [^>]*>)?([^<]*)(?:</a>)?<td>")
 
 
 class Decoder(Protocol):

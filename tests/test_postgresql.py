@@ -116,8 +116,10 @@ def streamed_statement(app, client, path: str) -> tuple[str, dict]:
         client.get(path).get_data()
     finally:
         event.remove(engine, "before_cursor_execute", on_execute)
-    # The stream sets its statement timeout first, then runs the one SELECT.
-    [(statement, parameters)] = [(sql, args) for sql, args in seen if sql.startswith("SELECT")]
+    # The page counts its rows first (SELECT count(*)), then the stream sets its statement
+    # timeout and DECLAREs its cursor for the one SELECT of its rows.
+    selects = [(sql, args) for sql, args in seen if sql.startswith("SELECT")]
+    [(statement, parameters)] = [(sql, args) for sql, args in selects if "count(" not in sql]
     return statement, parameters
 
 
