@@ -94,7 +94,9 @@ STOCKS = TableSpec(
             width="7rem",
             summary=Summary(Aggregate.AVERAGE, "average price", ",.2f"),
         ),
-        ColumnSpec("change_pct", "Change %", Double(), Kind.NUMBER, SIGNED, width="6rem"),
+        ColumnSpec(
+            "change_pct", "Change %", Double(), Kind.NUMBER, SIGNED, width="6rem", percent=True
+        ),
         ColumnSpec("volume", "Volume", BigInteger(), Kind.NUMBER, COUNT, width="8.5rem"),
         ColumnSpec(
             "market_cap",

@@ -110,6 +110,7 @@ class ColumnSpec:
     search: Search | None = None
     summary: Summary | None = None
     plural: str | None = None  # for people: "All exchanges"; default: the label + "s"
+    percent: bool = False  # a number in percent units: a loaded CSV may write "1.5%" for 1.5
 
     def __post_init__(self) -> None:
         if self.kind is Kind.ENUM and not self.choices:
