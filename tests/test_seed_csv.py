@@ -12,6 +12,8 @@ import subprocess
 import sys
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import Double, String, select
 
 from web.csvload import BLOCK_ROWS, CsvError, CsvRows, CsvRowsError, load_csv
@@ -92,6 +94,7 @@ AWKWARD_NAMES = [
     "\rReturned SA",
     "'Quote first, then text",
     "  spaces around  ",
+    " ",
 ]
 
 
@@ -193,17 +196,26 @@ def test_cells_are_parsed_by_their_column(key, cell, value):
     assert type(loaded[1 + HEADER.index(key)]) is type(value)
 
 
-def test_a_column_the_quick_check_cannot_read_is_parsed_in_every_block():
-    """The first block with "1,234" switches the column to its parser; later blocks, and
-    their good and bad rows, are read the same way."""
-    rows = good_rows(2 * BLOCK_ROWS + 5)
+def test_a_column_the_quick_check_cannot_read_is_parsed_from_then_on(monkeypatch):
+    """The first block with "1,234" is read again row by row, and switches the column to
+    its parser: the blocks after it are read once (only the last, with a bad row, twice)."""
+    rows = good_rows(3 * BLOCK_ROWS + 5)
     for row in rows[BLOCK_ROWS - 1 :]:
         row[HEADER.index("volume")] = "1,234"
     rows[-1][HEADER.index("volume")] = "1,2345"
+    again = []
+    row_by_row = CsvRows._row_by_row
+    monkeypatch.setattr(
+        CsvRows, "_row_by_row", lambda self, *args: again.append(args[1]) or row_by_row(self, *args)
+    )
     reader = CsvRows(io.BytesIO(csv_bytes(*rows)), skip_bad=True)
     loaded = [row for block in reader.blocks() for row in block]
     assert len(loaded) == len(rows) - 1
     assert {row[7] for row in loaded[BLOCK_ROWS - 1 :]} == {1234}
+    assert [str(bad) for bad in reader.bad] == [
+        f"line {len(rows) + 1}, volume: '1,2345': a comma may only separate thousands (1,234.5)"
+    ]
+    assert again == [1, 3 * BLOCK_ROWS + 1]  # the first ids of the blocks read twice
     assert [str(bad) for bad in reader.bad] == [
         f"line {len(rows) + 1}, volume: '1,2345': a comma may only separate thousands (1,234.5)"
     ]
@@ -413,3 +425,54 @@ def test_cli_lists_bad_rows_and_exits_1_leaving_the_table(new_database):
         assert count_rows(engine) == 0
     finally:
         engine.dispose()
+
+
+# The quick checks take only what the column's parser would return unchanged, and hand the
+# rest to it: reading a file through them must give what reading it row by row gives.
+CELLS = {
+    Kind.TEXT: ["ACME", "", " ", "'", "'=x", "=x", "-1", "X" * 17, "Zürich\n", "  a  "],
+    Kind.ENUM: ["NYSE", "nyse", " TSX ", "'NYSE", "AMEX", "", "Energy"],
+    Kind.NUMBER: [
+        *("1", "1.5", "-0", " 2 ", "1_0", "1,234", "1,5", "5%", "\u22121", "nan", "inf"),
+        *("1e999", "2.0", "1.5e9", str(2**63), str(-(2**63)), "", "x", "0x10", "١٢"),
+    ],
+    Kind.TIME: [
+        *("2026-11-20 16:00:00", " 2026-11-20 16:00:00", "2026-11-20T16:00:00", ""),
+        *("2026-11-20 16:00:00+01:00", "2026-11-20 24:00:00", "2026-02-30 10:00:00"),
+        *("2026-11-20 16:00:60", "2026-11-20 16:00:00.5", "2026-11-20 16:00", "20 Nov 2026"),
+    ],
+}
+ODD_CELL = st.integers(0, len(HEADER) - 1).flatmap(
+    lambda i: st.tuples(
+        st.just(i),
+        st.one_of(st.sampled_from(CELLS[STOCKS.columns[i].kind]), st.text(max_size=4)),
+    )
+)
+ROWS = st.lists(st.lists(ODD_CELL, max_size=2), min_size=1, max_size=12)  # good rows, but...
+
+
+def read(data: bytes, quick: bool) -> tuple[list[tuple], list[str]]:
+    reader = CsvRows(io.BytesIO(data), skip_bad=True)
+    if not quick:
+
+        def row_by_row(rows, first_id):
+            raise ValueError("read every block row by row")
+
+        reader._convert = row_by_row
+        reader._compiled = lambda: row_by_row
+    try:
+        loaded = [row for block in reader.blocks() for row in block]
+    except CsvRowsError:  # all bad, or a repeated symbol: the same either way
+        loaded = []
+    return loaded, [str(bad) for bad in reader.bad + reader.repeats]
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(rows=ROWS)
+def test_the_quick_checks_read_what_the_parsers_read(rows):
+    made = good_rows(len(rows))
+    for row, odd_cells in zip(made, rows, strict=True):
+        for i, cell in odd_cells:
+            row[i] = cell
+    data = csv_bytes(*made)
+    assert read(data, quick=True) == read(data, quick=False)
