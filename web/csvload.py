@@ -430,8 +430,8 @@ def _line_spans(rows: list[list[str]]) -> list[int]:
 
 class _Repeats:
     """Finds the values of a unique column that repeat, once the whole file was read, from a
-    64-bit hash per row and each block's values as one string: ~14 bytes a row (~30 while
-    the hashes are sorted at the end), never the rows themselves."""
+    64-bit hash per row (sorted in place at the end) and each block's values as one string:
+    ~14 bytes a row, never the rows themselves."""
 
     def __init__(self, position: int, nullable: bool) -> None:
         self.position = position  # in the row tuples
@@ -439,7 +439,6 @@ class _Repeats:
         self._ids = array("q") if nullable else None  # else the row at p has the id p + 1
         self._firsts: list[int] = []  # where each block starts in _hashes
         self._values: list[str | tuple] = []  # a block's values, joined by NUL when they can be
-        self._split: tuple[int, Sequence] = (-1, ())
 
     def add(self, rows: list[tuple]) -> None:
         values = list(map(itemgetter(self.position), rows))
@@ -459,29 +458,26 @@ class _Repeats:
         fits = joined is not None and joined.count("\0") == len(values) - 1
         self._values.append(joined if fits else tuple(values))
 
-    def _value(self, position: int) -> object:
-        block = bisect_right(self._firsts, position) - 1
-        if self._split[0] != block:  # positions come in order: split each block once
-            values = self._values[block]
-            self._split = (block, values.split("\0") if isinstance(values, str) else values)
-        return self._split[1][position - self._firsts[block]]
-
     def pairs(self) -> list[tuple[int, int, object]]:
         """(id of a row, id of the first row with the same value, the value), by id."""
         hashes = np.frombuffer(self._hashes, dtype=np.int64)
-        ordered = np.sort(hashes)
-        repeated = np.unique(ordered[1:][ordered[1:] == ordered[:-1]])
-        del ordered
-        if not len(repeated):
+        hashes.sort()  # in place: the hashes are not needed in the file's order again
+        repeated = set(np.unique(hashes[1:][hashes[1:] == hashes[:-1]]).tolist())
+        if not repeated:
             return []
+        # Rare: find the rows again by hashing their values, block by block, in file order.
         first: dict[object, int] = {}
         found = []
-        for position in np.flatnonzero(np.isin(hashes, repeated)).tolist():  # in file order
-            row_id = self._ids[position] if self._ids is not None else position + 1
-            value = self._value(position)
-            earliest = first.setdefault(value, row_id)
-            if earliest != row_id:
-                found.append((row_id, earliest, value))
+        for block, start in enumerate(self._firsts):
+            values = self._values[block]
+            values = values.split("\0") if isinstance(values, str) else values
+            for position, value in enumerate(values, start):
+                if hash(value) not in repeated:
+                    continue
+                row_id = self._ids[position] if self._ids is not None else position + 1
+                earliest = first.setdefault(value, row_id)
+                if earliest != row_id:
+                    found.append((row_id, earliest, value))
         return found
 
 
