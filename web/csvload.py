@@ -11,7 +11,7 @@ where the column is in percent), ISO and common date-time forms (stored as the U
 The file streams through in blocks of :data:`BLOCK_ROWS` into the same atomic load as
 generated seeds (:func:`web.seeding.replace_rows`), so a bad row, a repeated unique value or
 an interruption leaves the previous data as it was. Memory stays flat but for what finding
-repeats needs: ~20 bytes a row (a hash, an id and the value's text).
+repeated symbols needs: ~14 bytes a row (a hash and the symbol's text).
 
 Speed comes from the csv module's C reader and one generated list comprehension per block,
 each column's check written into it (C builtins: ``float``, ``int``, a dict lookup, slices);
@@ -382,12 +382,12 @@ def _compile_convert(
             helpers[f"D{n}"], helpers[f"HM{n}"] = parse.dates, parse.hours_minutes
             helpers[f"S{n}"] = parse.seconds
         parts.append(_quick(column, f"c{position}", n, column.key in lenient))
-    cells = ", ".join(f"c{i}" for i in range(width))
+    names = ", ".join(f"c{i}" for i in range(width))
     source = (
         "def convert(rows, first_id):\n"
         f"    {', '.join(helpers)}, = _helpers\n"
         f"    return [({', '.join(parts)},)\n"
-        f"            for i, ({cells},) in zip(count(first_id), rows)]\n"
+        f"            for i, ({names},) in zip(count(first_id), rows)]\n"
     )
     namespace = {"_helpers": tuple(helpers.values())}
     exec(compile(source, "<generated csv convert>", "exec"), namespace)
