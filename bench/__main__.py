@@ -85,6 +85,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args.server_url = args.database_url if args.database == "postgresql" else None
     args.sizes = args.sizes or list(QUICK_SIZES if args.quick else DEFAULT_SIZES)
     args.skip_browser = args.skip_browser or args.quick
+    args.csv_runs = 1 if args.quick else args.csv_runs
     return args
 
 
