@@ -34,6 +34,5 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from . import stocks
 
     app.register_blueprint(stocks.bp)
-    stocks.init_app(app)
     app.add_url_rule("/", endpoint="index", view_func=stocks.index)
     return app

@@ -8,12 +8,10 @@ context and may be closed on another thread after a disconnect.
 
 from __future__ import annotations
 
-import hashlib
 from time import perf_counter
 
 from flask import (
     Blueprint,
-    Flask,
     Response,
     current_app,
     redirect,
@@ -21,11 +19,16 @@ from flask import (
     request,
     url_for,
 )
+from sqlalchemy import select
+from werkzeug.datastructures import MultiDict
+from werkzeug.exceptions import NotFound
 
+from . import stylesheet
 from .db import get_engine
 from .models import STOCKS
 from .outputs import EXPORTS, BaseOutput, Page, Restream
-from .spec import Tone
+from .render import renderers_for
+from .spec import Kind
 from .streams import Source, StreamSettings, stream
 from .view import InvalidView, View
 
@@ -52,27 +55,14 @@ def invalid_view(error: InvalidView):
     return page, 400
 
 
-COLUMNS_CSS_KEY = "streamtable.columns_css"
-
-
-def init_app(app: Flask) -> None:
-    """Render the column stylesheet once: it changes only with the spec and the settings."""
-    css = app.jinja_env.get_template("stocks/columns.css").render(
-        spec=STOCKS, group_rows=app.config["CHUNK_ROWS"], Tone=Tone
-    )
-    app.extensions[COLUMNS_CSS_KEY] = css, hashlib.sha256(css.encode()).hexdigest()[:12]
-
-
-@bp.app_context_processor
-def columns_css_url() -> dict:
-    """The column stylesheet's URL, versioned by its content so browsers may keep it."""
-    digest = current_app.extensions[COLUMNS_CSS_KEY][1]
-    return {"columns_css_url": url_for("stocks.columns_css", v=digest)}
-
-
 @bp.get("/columns.css")
 def columns_css() -> Response:
-    css, digest = current_app.extensions[COLUMNS_CSS_KEY]
+    cols = request.args.get("cols", "")
+    try:
+        view = View.from_args(MultiDict({"cols": cols}), STOCKS, 0)
+    except InvalidView as error:
+        return Response(f"/* {error} */", 400, content_type="text/css; charset=utf-8")
+    css, digest = stylesheet.stylesheet(view.shown)
     response = Response(css, content_type="text/css; charset=utf-8")
     response.set_etag(digest)
     if request.args.get("v") == digest:
@@ -89,7 +79,7 @@ def parse_view() -> View:
 def _canonical_redirect(view: View, endpoint: str, **values) -> Response | None:
     """A plain GET form sends every field, empty or default; send the browser to the
     short form of the same view, so the address bar holds a URL worth sharing."""
-    if is_htmx() or sorted(request.args.items(multi=True)) == sorted(view.args().items()):
+    if is_htmx() or sorted(request.args.items(multi=True)) == sorted(view.items()):
         return None
     return redirect(url_for(endpoint, **values, **view.args()))
 
@@ -102,7 +92,7 @@ def streamed(view: View, output: BaseOutput, started: float) -> Response:
         path=url_for(request.endpoint, **request.view_args, **view.args()),
         engine=get_engine(),
         statement=view.statement(),
-        table=view.spec,
+        table=view.shown,
         settings=StreamSettings.from_config(config, capped=output.capped),
         started=started,
     )
@@ -130,3 +120,30 @@ def export(fmt: str) -> Response:
     if redirect_to := _canonical_redirect(view, "stocks.export", fmt=fmt):
         return redirect_to
     return streamed(view, EXPORTS[fmt](view), started)
+
+
+def _row(key: str):
+    """The one row ``key`` names, by the spec's row key (``symbol``), or a 404 page."""
+    column = STOCKS.row_key
+    statement = select(*STOCKS.select_list()).where(STOCKS.table.c[column.key] == key)
+    with get_engine().connect() as connection:
+        row = connection.execute(statement).first()
+    if row is None:
+        raise NotFound(f"There is no {STOCKS.noun[0]} {key!r}.")
+    return row
+
+
+@bp.get("/stocks/<path:key>.json")
+def row_json(key: str) -> Response:
+    """One row as a JSON object: the same keys and values as a row of ``/stocks.json``."""
+    body = renderers_for(STOCKS).json([_row(key)])
+    return Response(body + "\n", content_type="application/json")
+
+
+@bp.get("/stocks/<path:key>")
+def row_page(key: str) -> str:
+    """One row's page: every field, labelled, and a link to its JSON."""
+    row = _row(key)
+    names = [row[i] for i, c in enumerate(STOCKS.columns) if c.kind is Kind.TEXT][:2]
+    title = " · ".join(str(name) for name in names)
+    return render_template("stocks/row.html", spec=STOCKS, row=row, key=key, title=title)

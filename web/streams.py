@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import enum
 import json
+from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, fields
+from operator import itemgetter
 from time import perf_counter
 from typing import Any, Protocol
 from uuid import uuid4
@@ -71,16 +73,23 @@ class Source:
 
 
 class Tally:
-    """The rows passing through, counted; and the footer's figures, in the same pass."""
+    """The rows passing through, counted; the footer's figures and the facets' counts (rows
+    per value of each facetable column), in the same pass: no second query. Counting costs
+    ``Counter.update`` over a ``map`` per chunk and facet, both in C."""
 
     def __init__(self, table: TableSpec, totals: bool) -> None:
         self.rows = 0
         self._summaries = table.summaries if totals else ()
         self._sums = [0] * len(self._summaries)
         self._counts = [0] * len(self._summaries)
+        facets = table.facets if totals else ()
+        self.facets = {column.key: Counter() for _, column in facets}  # key -> value -> rows
+        self._facet_values = [(self.facets[c.key], itemgetter(i)) for i, c in facets]
 
     def add(self, batch: Sequence[Row]) -> None:
         self.rows += len(batch)
+        for counter, value in self._facet_values:
+            counter.update(map(value, batch))
         for i, (position, column) in enumerate(self._summaries):
             values = [row[position] for row in batch]
             if column.nullable:
@@ -157,6 +166,10 @@ class Output(Protocol):
 
     def rows(self, rows: Sequence[Row]) -> bytes: ...
 
+    def progress(self, tally: Tally) -> bytes:
+        """What to send after a chunk besides its rows (the facets so far), often nothing."""
+        ...
+
     def closing(self, end: Ending) -> bytes: ...
 
 
@@ -227,7 +240,7 @@ def stream(source: Source, output: Output) -> Iterator[bytes]:
         yield opening
         for chunk in chunked(cap.apply(batches), settings.chunk_rows, settings.flush_seconds):
             summary.add(chunk)
-            data = output.rows(chunk)
+            data = output.rows(chunk) + output.progress(summary)
             if report.first_rows_seconds is None:
                 report.first_rows_seconds = perf_counter() - source.started
             report.rows, report.bytes = summary.rows, report.bytes + len(data)
