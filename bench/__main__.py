@@ -4,6 +4,8 @@
     python -m bench --quick              # smoke run: 2k and 20k rows, no browser
     python -m bench --sizes 100000 --skip-browser
     python -m bench --full               # also the slow baselines at 1M rows (long)
+    python -m bench.csvload --rows 1000000
+                                         # only seed.py --csv beside the generated seed
     scripts/with-postgres .venv/bin/python -m bench --database postgresql --sizes 1000000
                                          # the app on PostgreSQL (the baselines read SQLite)
 
@@ -28,7 +30,7 @@ from sqlalchemy import text
 
 from web.db import make_engine
 
-from . import browser, compression, concurrency, renderers, sorts, targets, views
+from . import browser, compression, concurrency, csvload, renderers, sorts, targets, views
 from .data import Dataset, SeedTiming, ensure_database, time_seed
 from .log import progress
 from .machine import describe
@@ -60,6 +62,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--full", action="store_true", help="run the slow baselines at 1M too")
     parser.add_argument("--streams", type=int, default=concurrency.STREAMS, help="concurrency")
+    parser.add_argument(
+        "--csv-runs", type=int, default=csvload.RUNS, help="seed.py --csv runs (and generated)"
+    )
     parser.add_argument("--out", type=Path, default=HERE / "results", help="results folder")
     parser.add_argument("--data-dir", type=Path, default=HERE / "data", help="databases folder")
     parser.add_argument(
@@ -80,6 +85,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args.server_url = args.database_url if args.database == "postgresql" else None
     args.sizes = args.sizes or list(QUICK_SIZES if args.quick else DEFAULT_SIZES)
     args.skip_browser = args.skip_browser or args.quick
+    args.csv_runs = 1 if args.quick else args.csv_runs
     return args
 
 
@@ -301,6 +307,9 @@ def main(argv: list[str] | None = None) -> int:
         {"rows": d.rows, "url": d.shown_url, "reused": d.reused, "seconds": d.seconds}
         for d in sorted(datasets.values(), key=lambda d: d.rows)
     ]
+    report["csv_load"] = _guarded(
+        "csv load", lambda: csvload.measure(args.data_dir, max(args.sizes), args.csv_runs)
+    )
     report["renderers"] = _guarded("renderers", renderers.measure)
     _throughput(args, datasets, report)
     report["memory"] = _memory(report)

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from .csvload import lines as csv_lines
+
 
 def table(
     headers: Sequence[str],
@@ -353,6 +355,7 @@ def render(report: dict[str, Any]) -> str:
         _compression(report),
         _browser(report),
         _data(report),
+        csv_lines(report.get("csv_load") or {}),
         _targets(report),
     ]
     return "\n\n".join("\n".join(section) for section in sections) + "\n"

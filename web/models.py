@@ -97,7 +97,14 @@ STOCKS = TableSpec(
             summary=Summary(Aggregate.AVERAGE, "average price", ",.2f"),
         ),
         ColumnSpec(
-            "change_pct", "Change %", Double(), Kind.NUMBER, SIGNED, width="6rem", tone=Tone.SIGNED
+            "change_pct",
+            "Change %",
+            Double(),
+            Kind.NUMBER,
+            SIGNED,
+            width="6rem",
+            tone=Tone.SIGNED,
+            percent=True,
         ),
         ColumnSpec("volume", "Volume", BigInteger(), Kind.NUMBER, COUNT, width="8.5rem"),
         ColumnSpec(

@@ -285,13 +285,22 @@ def seed(
             f"the stocks table already has {existing:,} rows; "
             f"pass --reset to replace them with {rows:,} new rows"
         )
+    replace_rows(engine, generate_rows(rows, seed), progress)
+    return SeedResult(rows=rows, replaced=existing)
+
+
+def replace_rows(
+    engine: Engine, blocks: Iterator[list[tuple]], progress: Progress = lambda rows, stage: None
+) -> None:
+    """Replace the table's rows with ``blocks`` of row tuples (the id, then the spec's
+    columns) in one transaction: whatever fails, the iterator included, the previous data
+    stays. Generated seeds and loaded CSVs (web/csvload.py) both come through here."""
     loaders = {"sqlite": _load_sqlite, "postgresql": _load_postgresql}
     try:
         load = loaders[engine.dialect.name]
     except KeyError:
         raise SeedError(f"unsupported database: {engine.dialect.name}") from None
-    load(engine, generate_rows(rows, seed), progress)
-    return SeedResult(rows=rows, replaced=existing)
+    load(engine, blocks, progress)
 
 
 def _ddl(engine: Engine) -> tuple[str, list[str]]:

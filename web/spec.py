@@ -116,6 +116,7 @@ class ColumnSpec:
     summary: Summary | None = None
     plural: str | None = None  # for people: "All exchanges"; default: the label + "s"
     links: bool = False  # its cells link to the row's own page (a unique column's only)
+    percent: bool = False  # a number in percent units: a loaded CSV may write "1.5%" for 1.5
 
     def __post_init__(self) -> None:
         if self.kind is Kind.ENUM and not self.choices:
