@@ -13,6 +13,7 @@ import enum
 import json
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, fields
+from decimal import Decimal
 from time import perf_counter
 from typing import Any, Protocol
 from uuid import uuid4
@@ -31,8 +32,20 @@ class Outcome(enum.StrEnum):
     COMPLETED = "completed"
     LIMITED = "limited"  # MAX_ROWS reached, more rows left out
     TIMED_OUT = "timed out"  # the database took longer than STATEMENT_TIMEOUT for a step
-    FAILED = "failed"  # the database (or a renderer) failed mid-stream
+    FAILED = "failed"  # the database or a renderer failed mid-stream (see Failure)
     ABORTED = "aborted"  # the client left
+
+
+class Failure(enum.StrEnum):
+    """What failed, when a stream's outcome is FAILED: the reader is told which, and a
+    rendering fault (the app's) is never reported as the database's."""
+
+    DATABASE = "database"
+    RENDERING = "rendering"
+
+
+class RenderingFailed(Exception):
+    """Raised from a chunk of rows the app could not render; the cause is the error."""
 
 
 @dataclass(frozen=True)
@@ -70,6 +83,18 @@ class Source:
     started: float  # perf_counter() when the request arrived
 
 
+_INF = float("inf")
+_NAN = float("nan")
+
+
+def _finite_number(value: Any) -> bool:
+    return (
+        isinstance(value, (int, float, Decimal))
+        and not isinstance(value, bool)
+        and (value.is_finite() if isinstance(value, Decimal) else -_INF < value < _INF)
+    )
+
+
 class Tally:
     """The rows passing through, counted; and the footer's figures, in the same pass."""
 
@@ -80,13 +105,20 @@ class Tally:
         self._counts = [0] * len(self._summaries)
 
     def add(self, batch: Sequence[Row]) -> None:
-        self.rows += len(batch)
-        for i, (position, column) in enumerate(self._summaries):
+        for i, (position, _) in enumerate(self._summaries):
             values = [row[position] for row in batch]
-            if column.nullable:
-                values = [value for value in values if value is not None]
-            self._sums[i] += sum(values)
+            try:
+                total = sum(values)
+            except TypeError:  # a NULL, or text the storage held in a number column
+                total = _NAN
+            if not -_INF < total < _INF:
+                # Only finite numbers count, as SQL's avg() skips NULL: one NaN would make
+                # the footer say "average price nan". Ordinary chunks pay for one sum.
+                values = [v for v in values if _finite_number(v)]
+                total = sum(values)
+            self._sums[i] += total
             self._counts[i] += len(values)
+        self.rows += len(batch)
 
     def figures(self) -> list[tuple[str, str]]:
         """(label, formatted value) of each summarised column, for the footer."""
@@ -140,6 +172,7 @@ class Ending:
     max_rows: int | None = None  # the cap, when it was reached
     timeout_seconds: float | None = None  # the step's bound, when it timed out
     reference: str | None = None  # of the logged error, when it failed
+    failure: Failure | None = None  # what failed, when it failed
 
     @property
     def early(self) -> bool:
@@ -171,12 +204,14 @@ class StreamReport:
     seconds: float = 0.0
     outcome: Outcome = Outcome.STREAMING
     reference: str | None = None  # of the logged error, when it failed
+    failure: Failure | None = None  # what failed, when it failed
     error: BaseException | None = field(default=None, repr=False, compare=False)
 
     def as_dict(self) -> dict[str, Any]:
         """The JSON-able fields (the error itself is logged with its traceback instead)."""
         line = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "error"}
         line["outcome"] = str(self.outcome)
+        line["failure"] = None if self.failure is None else str(self.failure)
         return line
 
 
@@ -187,9 +222,10 @@ def log_report(sender: Flask, report: StreamReport) -> None:
         sender.logger.warning("stream of %s timed out after %d rows", report.path, report.rows)
     elif report.outcome is Outcome.FAILED:
         sender.logger.error(
-            "stream of %s failed after %d rows (reference %s)",
+            "stream of %s failed after %d rows: %s error (reference %s)",
             report.path,
             report.rows,
+            report.failure,
             report.reference,
             exc_info=report.error,
         )
@@ -226,8 +262,11 @@ def stream(source: Source, output: Output) -> Iterator[bytes]:
         report.bytes += len(opening := output.opening())
         yield opening
         for chunk in chunked(cap.apply(batches), settings.chunk_rows, settings.flush_seconds):
-            summary.add(chunk)
-            data = output.rows(chunk)
+            try:  # the app's own work on the rows: its faults are not the database's
+                data = output.rows(chunk)
+                summary.add(chunk)  # counts the chunk last: the rows sent, if it fails
+            except Exception as error:
+                raise RenderingFailed(f"after {summary.rows} rows") from error
             if report.first_rows_seconds is None:
                 report.first_rows_seconds = perf_counter() - source.started
             report.rows, report.bytes = summary.rows, report.bytes + len(data)
@@ -250,10 +289,14 @@ def stream(source: Source, output: Output) -> Iterator[bytes]:
         yield output.closing(ending(Outcome.TIMED_OUT, timeout_seconds=timeout.seconds))
     except Exception as error:
         report.outcome, report.error = Outcome.FAILED, error
+        report.failure = (
+            Failure.RENDERING if isinstance(error, RenderingFailed) else Failure.DATABASE
+        )
         report.reference = uuid4().hex[:8]
         if not output.ends_cleanly:
             raise
-        yield output.closing(ending(Outcome.FAILED, reference=report.reference))
+        end = ending(Outcome.FAILED, reference=report.reference, failure=report.failure)
+        yield output.closing(end)
     finally:
         batches.close()
         report.seconds = perf_counter() - source.started
