@@ -10,6 +10,7 @@ so readers go on reading the old table for the whole load.
 from __future__ import annotations
 
 import os
+import sqlite3
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -328,8 +329,15 @@ def _load_sqlite(engine: Engine, blocks: Iterator[list[tuple]], progress: Progre
             for statement in create_indexes:
                 cursor.execute(statement)
             cursor.execute("COMMIT")
-        except BaseException:
-            cursor.execute("ROLLBACK")
+        except BaseException as error:
+            # SQLite rolls back by itself on some errors ("database or disk is full"); a
+            # second ROLLBACK would then fail and hide the error that matters.
+            if dbapi.in_transaction:
+                cursor.execute("ROLLBACK")
+            if isinstance(error, sqlite3.Error):
+                raise SeedError(
+                    f"database error: {error}; the table is as it was before"
+                ) from error
             raise
     finally:
         raw.invalidate()  # its settings were changed for the load; do not pool it
