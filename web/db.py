@@ -7,16 +7,18 @@ docs/postgresql.md says how to set it up and which server-side limits to add.
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from time import monotonic
+from urllib.parse import quote
 
 import psycopg
 from flask import Flask, current_app
 from sqlalchemy import Connection, Engine, Executable, Row, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DisconnectionError, OperationalError
 
 EXTENSION_KEY = "streamtable.engine"
 
@@ -43,8 +45,17 @@ def default_database_url(instance_path: str) -> str:
     return f"sqlite:///{Path(instance_path) / 'streamtable.db'}"
 
 
-def make_engine(url: str) -> Engine:
+class DatabaseMissing(Exception):
+    """The app's SQLite file is not there. Only a seed creates it (seed.py, ``make run``):
+    an app that made an empty one would serve an empty table as if that were the data."""
+
+
+def make_engine(url: str, must_exist: bool = False) -> Engine:
     """An engine tuned for streaming reads; used by the app and by seed.py alike.
+
+    ``must_exist`` (the app's engine): an SQLite file is opened, never created, and a
+    pooled connection is dropped once the path no longer names the file it opened (see
+    :func:`_open_existing_file`).
 
     On PostgreSQL, connections carry :data:`POSTGRESQL_OPTIONS` (a server-side safety net:
     a stalled or leaked transaction is ended by the server) and the application name
@@ -59,6 +70,8 @@ def make_engine(url: str) -> Engine:
         in_memory = parsed.database in (None, "", ":memory:")  # one connection, no pool
         engine = create_engine(parsed, **({} if in_memory else STREAM_POOL))
         event.listen(engine, "connect", _tune_sqlite)
+        if must_exist and not in_memory:
+            _open_existing_file(engine, Path(parsed.database))
         return engine
     if parsed.get_backend_name() != "postgresql":
         return create_engine(parsed)
@@ -85,12 +98,70 @@ def _tune_sqlite(dbapi_connection, connection_record) -> None:
     cursor.close()
 
 
+def _open_existing_file(engine: Engine, path: Path) -> None:
+    """Open ``path`` read-write but never create it, and keep no connection to a file that
+    is no longer at ``path``.
+
+    SQLite creates a missing file on connect, so a database deleted while the app runs
+    came back empty on the next request. And a connection holds the file it opened, not
+    the path: after the file was deleted, or replaced by a restored copy, pooled
+    connections went on reading the old one. So each connection notes the file it opened
+    (device and inode), and is checked against the path when a stream takes it from the
+    pool (one ``stat``, ~2 us a stream); a stale one is dropped and a new one opened.
+    """
+
+    @event.listens_for(engine, "do_connect")
+    def open_existing(dialect, connection_record, cargs, cparams) -> None:
+        if not path.exists():
+            raise DatabaseMissing(f"no database file at {path}: seed.py creates it")
+        if not str(cargs[0]).startswith("file:"):  # a URI filename is taken as given
+            cargs[0] = f"file:{quote(str(path))}?mode=rw"
+            cparams["uri"] = True
+
+    @event.listens_for(engine, "connect")
+    def note_file(dbapi_connection, connection_record) -> None:
+        connection_record.info["file"] = _file_identity(path)
+
+    @event.listens_for(engine, "checkout")
+    def check_file(dbapi_connection, connection_record, connection_proxy) -> None:
+        if connection_record.info.get("file") != _file_identity(path):
+            # The pool drops this connection and opens a new one, which finds the file
+            # at the path now, or raises DatabaseMissing.
+            raise DisconnectionError(f"{path} is no longer the file this connection opened")
+
+
+def _file_identity(path: Path) -> tuple[int, int] | None:
+    try:
+        stat = path.stat()
+    except FileNotFoundError:
+        return None
+    return stat.st_dev, stat.st_ino
+
+
+def database_file_missing(engine: Engine) -> bool:
+    """Whether ``engine`` is on an SQLite file that does not exist (yet)."""
+    database = engine.url.database
+    if engine.dialect.name != "sqlite" or database in (None, "", ":memory:"):
+        return False
+    return not database.startswith("file:") and not Path(database).exists()
+
+
+def create_database_file(engine: Engine) -> None:
+    """Create ``engine``'s SQLite file, empty, if it is missing: what a seed does first."""
+    if database_file_missing(engine):
+        sqlite3.connect(engine.url.database).close()
+
+
+def database_url(app: Flask) -> str:
+    """The app's database: ``DATABASE_URL``, or the SQLite file in its instance folder."""
+    if url := app.config["DATABASE_URL"]:
+        return url
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    return default_database_url(app.instance_path)
+
+
 def init_app(app: Flask) -> None:
-    url = app.config["DATABASE_URL"]
-    if not url:
-        Path(app.instance_path).mkdir(parents=True, exist_ok=True)
-        url = default_database_url(app.instance_path)
-    app.extensions[EXTENSION_KEY] = make_engine(url)
+    app.extensions[EXTENSION_KEY] = make_engine(database_url(app), must_exist=True)
 
 
 def get_engine(app: Flask | None = None) -> Engine:

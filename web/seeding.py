@@ -22,6 +22,7 @@ import psycopg
 from sqlalchemy import Engine, Index, MetaData, func, inspect, select
 from sqlalchemy.schema import CreateIndex, CreateTable
 
+from .db import create_database_file, database_file_missing
 from .models import STOCKS, stocks
 
 BLOCK_ROWS = 10_000
@@ -256,8 +257,8 @@ def _in_spec_order(columns: dict[str, list], count: int) -> list[list]:
 
 
 def count_rows(engine: Engine) -> int:
-    """Rows in the stocks table, or 0 when the table does not exist yet."""
-    if not inspect(engine).has_table(stocks.name):
+    """Rows in the stocks table, or 0 when the table (or its database file) does not exist yet."""
+    if database_file_missing(engine) or not inspect(engine).has_table(stocks.name):
         return 0
     with engine.connect() as conn:
         return conn.scalar(select(func.count()).select_from(stocks))
@@ -280,6 +281,10 @@ def seed(
     """
     if rows < 0:
         raise SeedError("--rows must be zero or more")
+    try:
+        create_database_file(engine)  # the one place a database file is made (web/db.py)
+    except sqlite3.Error as error:
+        raise SeedError(f"database error: {error}") from error
     existing = count_rows(engine)
     if existing and not reset:
         raise SeedError(

@@ -23,7 +23,7 @@ from sqlalchemy import Engine, Row, Select
 
 from . import signals
 from .chunker import chunked
-from .db import QueryTimeout, stream_select
+from .db import DatabaseMissing, QueryTimeout, stream_select
 from .spec import Aggregate, TableSpec
 
 
@@ -41,6 +41,7 @@ class Failure(enum.StrEnum):
     rendering fault (the app's) is never reported as the database's."""
 
     DATABASE = "database"
+    MISSING_DATABASE = "missing database"  # the SQLite file is not there (web.db)
     RENDERING = "rendering"
 
 
@@ -234,6 +235,14 @@ def log_report(sender: Flask, report: StreamReport) -> None:
     sender.logger.info("stream %s", json.dumps(line))
 
 
+def _failure(error: Exception) -> Failure:
+    if isinstance(error, RenderingFailed):
+        return Failure.RENDERING
+    if isinstance(error, DatabaseMissing):
+        return Failure.MISSING_DATABASE
+    return Failure.DATABASE
+
+
 def stream(source: Source, output: Output) -> Iterator[bytes]:
     """The opening at once (before the query runs), each chunk of rows, then the closing.
 
@@ -289,9 +298,7 @@ def stream(source: Source, output: Output) -> Iterator[bytes]:
         yield output.closing(ending(Outcome.TIMED_OUT, timeout_seconds=timeout.seconds))
     except Exception as error:
         report.outcome, report.error = Outcome.FAILED, error
-        report.failure = (
-            Failure.RENDERING if isinstance(error, RenderingFailed) else Failure.DATABASE
-        )
+        report.failure = _failure(error)
         report.reference = uuid4().hex[:8]
         if not output.ends_cleanly:
             raise
