@@ -16,7 +16,17 @@ from urllib.parse import quote
 
 import psycopg
 from flask import Flask, current_app
-from sqlalchemy import Connection, Engine, Executable, Row, create_engine, event
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Executable,
+    Row,
+    Table,
+    create_engine,
+    event,
+    literal,
+    select,
+)
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DisconnectionError, OperationalError
 
@@ -204,6 +214,15 @@ def stream_select(
                 yield rows
                 step()
                 rows = result.fetchmany(fetch_rows)
+
+
+def probe(engine: Engine, table: Table, timeout: float) -> None:
+    """Read one row of ``table`` within ``timeout`` seconds, or raise: the database is
+    there, holds the table, and answers. Goes through the pool as a stream would, so a
+    connection to a file that is gone is noticed too."""
+    with engine.connect() as connection, _statement_timeout(connection, timeout) as step:
+        step()
+        connection.execute(select(literal(1)).select_from(table).limit(1)).all()
 
 
 @contextmanager
