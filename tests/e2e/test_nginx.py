@@ -13,7 +13,9 @@ import http.client
 import os
 import re
 import signal
+import socket
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from contextlib import closing, suppress
@@ -147,6 +149,48 @@ def test_a_client_leaving_through_nginx_stops_the_stream_on_the_app_server(
     )
     gates.release()  # the held stream's next write finds the connection gone
     gates.wait_for_outcomes({path: "aborted"}, since=mark)
+
+
+def test_nginx_closes_an_http_0_9_request_without_an_answer(proxy: Nginx):
+    """HTTP/0.9 has no headers, so no Content-Security-Policy: no answer at all."""
+    host, port = proxy.url.removeprefix("http://").split(":")
+    for request, answered in ((b"GET /stocks\r\n", False), (b"GET /health HTTP/1.0\r\n\r\n", True)):
+        with socket.create_connection((host, int(port)), timeout=15) as sock:
+            sock.sendall(request)
+            received = b""
+            while data := sock.recv(1 << 16):
+                received += data
+        assert received.startswith(b"HTTP/1.1 200 OK\r\n") == answered, received[:80]
+        assert bool(received) == answered
+
+
+def test_nginx_answers_health_from_a_sound_server_and_sets_a_failing_one_aside(
+    server_database_url: str, tmp_path: Path
+):
+    """One app server has lost its database: a prober polling /health through nginx gets
+    "ok" from the other, and nginx then sends the pages there too."""
+    missing = f"sqlite:///{tmp_path / 'deleted.db'}"
+    with (
+        app_server(server_database_url, tmp_path) as sound,
+        app_server(missing, tmp_path) as failing,
+        nginx([sound.address, failing.address], tmp_path / "nginx") as proxy,
+    ):
+        for _ in range(4):
+            with urllib.request.urlopen(f"{proxy.url}/health", timeout=15) as response:
+                assert response.status == 200 and response.read() == b"ok\n"
+        wait_for(
+            lambda: "/health" in failing.requested_paths(),
+            timeout=10,
+            what="nginx to have asked the failing server once",
+        )
+        for _ in range(3):
+            with urllib.request.urlopen(f"{proxy.url}/stocks", timeout=15) as response:
+                assert ends_whole(response.read())
+        assert "/stocks" not in failing.requested_paths()
+        with pytest.raises(urllib.error.HTTPError) as direct:
+            urllib.request.urlopen(f"{failing.url}/health", timeout=15)
+        direct.value.close()
+        assert direct.value.code == 503
 
 
 # --- gunicorn.conf.py on its own -----------------------------------------------------------
