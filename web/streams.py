@@ -21,7 +21,7 @@ from uuid import uuid4
 from flask import Flask
 from sqlalchemy import Engine, Row, Select
 
-from . import signals
+from . import shutdown, signals
 from .chunker import chunked
 from .db import DatabaseMissing, QueryTimeout, stream_select
 from .spec import Aggregate, TableSpec
@@ -34,6 +34,7 @@ class Outcome(enum.StrEnum):
     TIMED_OUT = "timed out"  # the database took longer than STATEMENT_TIMEOUT for a step
     FAILED = "failed"  # the database or a renderer failed mid-stream (see Failure)
     ABORTED = "aborted"  # the client left
+    SHUTDOWN = "shutdown"  # cut by the server stopping (web.shutdown)
 
 
 class Failure(enum.StrEnum):
@@ -262,6 +263,7 @@ def stream(source: Source, output: Output) -> Iterator[bytes]:
     )
     summary = Tally(source.table, totals=output.shows_totals)
     report = StreamReport(source.path)
+    running = shutdown.stream_started(lambda: _log_as_cut(source, report))
 
     def ending(outcome: Outcome, **details: Any) -> Ending:
         elapsed = perf_counter() - source.started
@@ -288,8 +290,8 @@ def stream(source: Source, output: Output) -> Iterator[bytes]:
         report.bytes += len(closing := output.closing(end))
         report.outcome = end.outcome
         yield closing
-    except GeneratorExit:
-        report.outcome = Outcome.ABORTED
+    except GeneratorExit:  # the server closed the stream: its client left, or it stops
+        report.outcome = Outcome.SHUTDOWN if shutdown.stopping.is_set() else Outcome.ABORTED
         raise
     except QueryTimeout as timeout:
         report.outcome = Outcome.TIMED_OUT
@@ -306,5 +308,13 @@ def stream(source: Source, output: Output) -> Iterator[bytes]:
         yield output.closing(end)
     finally:
         batches.close()
-        report.seconds = perf_counter() - source.started
-        signals.stream_ended.send(source.app, report=report)
+        if shutdown.stream_ended(running):  # else the shutdown has logged it already
+            report.seconds = perf_counter() - source.started
+            signals.stream_ended.send(source.app, report=report)
+
+
+def _log_as_cut(source: Source, report: StreamReport) -> None:
+    """Report a stream the server's shutdown cut, for it: its thread is stuck elsewhere."""
+    report.outcome = Outcome.SHUTDOWN
+    report.seconds = perf_counter() - source.started
+    signals.stream_ended.send(source.app, report=report)

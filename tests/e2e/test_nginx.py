@@ -10,6 +10,7 @@ replaced, and a shutdown lets a running stream finish or cuts it off after its g
 from __future__ import annotations
 
 import http.client
+import json
 import os
 import re
 import signal
@@ -287,11 +288,28 @@ def test_shutdown_lets_a_running_stream_finish(server_database_url: str, tmp_pat
         assert server.process.wait(timeout=15) == 0
 
 
+def logged_outcomes(server: AppServer, path: str) -> list[str]:
+    """The outcome of each stream of ``path`` in the server's log (its one line each)."""
+    lines = re.findall(r"INFO in streams: stream (\{.*\})$", server.log_text(), re.MULTILINE)
+    return [line["outcome"] for line in map(json.loads, lines) if line["path"] == path]
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:  # exited, and reaped by the master
+        return False
+    return True
+
+
+GRACE = 2
+"""GUNICORN_GRACEFUL_TIMEOUT for the shutdown tests, in seconds."""
+
+
 def test_shutdown_cuts_a_stream_still_running_after_the_graceful_timeout(
     server_database_url: str, tmp_path: Path
 ):
-    grace = 2
-    env = {"GUNICORN_GRACEFUL_TIMEOUT": str(grace)}
+    env = {"GUNICORN_GRACEFUL_TIMEOUT": str(GRACE)}
     with app_server(server_database_url, tmp_path, env) as server:
         server.gate.hold()
         with open_stream(server.url, "/stocks") as stream:
@@ -301,5 +319,34 @@ def test_shutdown_cuts_a_stream_still_running_after_the_graceful_timeout(
             # Cut without its last chunk: the client sees an incomplete body, not a short table.
             with pytest.raises(http.client.IncompleteRead):
                 stream.response.read()
-            assert time.monotonic() - stopping >= grace - 0.5  # it had its grace first
+            assert time.monotonic() - stopping >= GRACE - 0.5  # it had its grace first
         assert server.process.wait(timeout=15) == 0
+        assert logged_outcomes(server, "/stocks") == ["shutdown"]
+
+
+def test_reload_cuts_a_stream_after_the_grace_and_the_old_worker_exits_then(
+    server_database_url: str, tmp_path: Path
+):
+    """kill -HUP: the old worker leaves once its grace is over, not when the heartbeat
+    (GUNICORN_TIMEOUT, 30 s here) would kill it, and its cut stream logs its line."""
+    env = {"GUNICORN_GRACEFUL_TIMEOUT": str(GRACE)}
+    path = "/stocks?sort=price"
+    with app_server(server_database_url, tmp_path, env) as server:
+        (old,) = server.worker_pids()
+        server.gate.hold()
+        with open_stream(server.url, path) as stream:
+            server.gate.wait_until_waiting(1)
+            reloading = time.monotonic()
+            server.process.send_signal(signal.SIGHUP)
+            with pytest.raises(http.client.IncompleteRead):
+                stream.response.read()
+            assert time.monotonic() - reloading >= GRACE - 0.5
+        wait_for(lambda: not alive(old), timeout=GRACE + 5, what="the old worker to exit")
+        assert time.monotonic() - reloading < GRACE + 5
+        assert "WORKER TIMEOUT" not in server.log_text()
+        assert logged_outcomes(server, path) == ["shutdown"]
+        (_, new) = server.worker_pids()
+        assert alive(new)
+        with urllib.request.urlopen(f"{server.url}/stocks", timeout=15) as response:
+            assert ends_whole(response.read())
+        wait_for(lambda: logged_outcomes(server, "/stocks") == ["completed"], 10, "its line")
