@@ -82,6 +82,7 @@ def make_engine(url: str, must_exist: bool = False) -> Engine:
         event.listen(engine, "connect", _tune_sqlite)
         if must_exist and not in_memory:
             _open_existing_file(engine, Path(parsed.database))
+            _truncate_wal_after_bulk_writes(engine, Path(f"{parsed.database}-wal"))
         return engine
     if parsed.get_backend_name() != "postgresql":
         return create_engine(parsed)
@@ -93,11 +94,14 @@ def make_engine(url: str, must_exist: bool = False) -> Engine:
     return create_engine(parsed, connect_args=connect_args, pool_pre_ping=True, **STREAM_POOL)
 
 
+SQLITE_BUSY_TIMEOUT_MS = 5000
+
+
 def _tune_sqlite(dbapi_connection, connection_record) -> None:
     cursor = dbapi_connection.cursor()
     # WAL lets readers stream while seed.py replaces the table; readers keep their snapshot.
     cursor.execute("PRAGMA journal_mode = WAL")
-    cursor.execute("PRAGMA busy_timeout = 5000")
+    cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
     # Each stream holds a connection, so its page cache is paid once per concurrent stream:
     # 256 KiB (not the 2 MB default) keeps 32 streams in a worker under ~150 MB, and the
     # operating system caches the file anyway (measured: no change in rows/s at 1M rows).
@@ -138,6 +142,37 @@ def _open_existing_file(engine: Engine, path: Path) -> None:
             # The pool drops this connection and opens a new one, which finds the file
             # at the path now, or raises DatabaseMissing.
             raise DisconnectionError(f"{path} is no longer the file this connection opened")
+
+
+WAL_TRUNCATE_BYTES = 64 * 2**20
+"""A write-ahead log bigger than this is truncated once no stream reads it. Only a bulk
+write grows it so far: a reseed of 1M rows left 307 MB (issue 14), which stayed while the
+app's pool kept its connections open, since SQLite deletes the log only when the last
+connection closes, and reads alone never shrink it. Reads and the usual small writes
+stay far below (SQLite checkpoints at 1,000 pages, ~4 MB)."""
+
+
+def _truncate_wal_after_bulk_writes(engine: Engine, wal: Path) -> None:
+    """When a connection comes back to the pool and the log is big, try a TRUNCATE
+    checkpoint without waiting: it succeeds once no reader uses the log, i.e. when the
+    last stream that began before the reseed ends. Costs one ``stat`` a stream."""
+
+    @event.listens_for(engine, "checkin")
+    def truncate_big_wal(dbapi_connection, connection_record) -> None:
+        if dbapi_connection is None:  # invalidated
+            return
+        try:
+            if wal.stat().st_size <= WAL_TRUNCATE_BYTES:
+                return
+        except FileNotFoundError:
+            return
+        # busy_timeout 0: with a reader still on the log, the checkpoint gives up at once
+        # (the next stream to end tries again), rather than hold this thread 5 s.
+        dbapi_connection.execute("PRAGMA busy_timeout = 0")
+        try:
+            dbapi_connection.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+        finally:
+            dbapi_connection.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
 
 
 def _file_identity(path: Path) -> tuple[int, int] | None:
