@@ -45,7 +45,8 @@ class FailingCursor:
 class FaultInjector:
     """Makes the next SELECT run on ``engine`` fail after a number of rows.
 
-    Only a SELECT takes the fault (on PostgreSQL a stream first sets its timeout), and only
+    Only a stream's SELECT takes the fault (on PostgreSQL a stream first sets its timeout;
+    a page first counts its rows), and only
     the next one: the page that fails is the one the test asked for, and the pages after it
     work again. Arming is locked, as a gunicorn worker streams on many threads.
     """
@@ -60,7 +61,9 @@ class FaultInjector:
             self._armed = rows
 
     def _on_cursor_execute(self, conn, cursor, statement, parameters, context, executemany):
-        if not statement.lstrip().upper().startswith("SELECT"):
+        # A stream's rows: a streamed SELECT (the page's early count is a plain one).
+        streamed = context.execution_options.get("stream_results")
+        if not (streamed and statement.lstrip().upper().startswith("SELECT")):
             return
         with self._lock:
             after, self._armed = self._armed, None

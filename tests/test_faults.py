@@ -44,8 +44,9 @@ def test_a_failure_mid_restream_ends_with_a_notice_part(client, failing_after):
     failing_after(1000)
     response = client.get("/stocks", headers={"HX-Request": "true"})
     parts = parse_parts(response.get_data(), response.headers["Content-Type"])
-    notice, summary = parts[-2], parts[-1]
-    assert notice["HX-Target"] == "#rows"
+    summary, facets = parts[-2], parts[-1]
+    notice = parts[-3]
+    assert notice["HX-Target"] == "#rows" and facets["HX-Target"] == "#facets"
     assert "The table stopped early" in notice.get_payload(decode=True).decode()
     assert 'data-outcome="failed"' in summary.get_payload(decode=True).decode()
 

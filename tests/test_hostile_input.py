@@ -7,8 +7,9 @@ from urllib.parse import quote_from_bytes, urlencode
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from web.filters import Op
 from web.models import STOCKS
-from web.view import parameters
+from web.view import FORM_FILTER, parameters
 
 PATHS = [
     "/",
@@ -24,9 +25,13 @@ PATHS = [
 ]
 PARAMETERS = parameters(STOCKS, max_search_length=100)
 CHOICES = [choice for column in STOCKS.enums for choice in column.choices]
-NAMES = st.sampled_from([*PARAMETERS, "", "sort[]", "_sort", "page", "q\x00"]) | st.text(max_size=8)
+NAMES = st.sampled_from(
+    [*PARAMETERS, *FORM_FILTER, "", "sort[]", "_sort", "page", "q\x00", "price__in", "nope__gte"]
+) | st.text(max_size=8)
 VALUES = (
-    st.sampled_from([*STOCKS.sort_keys, "asc", "desc", *CHOICES, "", " "])
+    st.sampled_from([*STOCKS.sort_keys, "asc", "desc", *CHOICES, *Op, "", " "])
+    | st.sampled_from(["100", "-5.5", "1e999", "nan", "1_0", "2026-11-30", "2026-11-30T10:00Z"])
+    | st.sampled_from(["symbol,price", "price,,name", "symbol,nope", "2026-02-30"])
     | st.text(max_size=120)
     | st.text(min_size=90, max_size=400)
 )

@@ -29,7 +29,9 @@ def test_restream_is_multipart_with_one_part_per_row_group(client):
     assert "HX-Request" in response.vary
     parts = parse_parts(response.get_data(), response.headers["Content-Type"])
 
-    reset, *groups, summary = parts
+    reset, *groups, summary, facets = [p for p in parts if p["HX-Target"] != "#facets"] + [
+        parts[-1]
+    ]
     # Part one: a fresh header and an empty table, and the canonical URL to show.
     assert reset["HX-Target"] == "#stocks" and reset["HX-Swap"] == "innerHTML"
     assert reset["HX-Push-Url"] == "/stocks?sort=price&dir=desc"
@@ -47,6 +49,8 @@ def test_restream_is_multipart_with_one_part_per_row_group(client):
 
     assert summary["HX-Target"] == "#stocks" and summary["HX-Swap"] == "beforeend"
     assert f'data-rows="{SEEDED_ROWS}"' in summary.get_payload(decode=True).decode()
+    # The last part: the final facet counts (the ones before it came as the rows did).
+    assert facets["HX-Target"] == "#facets" and 'data-final="true"' in str(facets)
 
 
 def test_every_part_declares_its_exact_length(client):

@@ -15,7 +15,7 @@ from dataclasses import replace
 
 import pytest
 
-from web import render
+from web import outputs, render
 from web.models import STOCKS
 from web.render import renderers_for
 from web.streams import Tally
@@ -128,12 +128,14 @@ def test_text_in_an_integer_column_of_sqlite_goes_out_quoted(app, client):
     assert "average price 1.50" in page and "total market cap 0.0 bn" in page
 
 
-def test_a_rendering_error_is_reported_as_the_apps_not_the_databases(app, client, caplog):
+def test_a_rendering_error_is_reported_as_the_apps_not_the_databases(client, caplog, monkeypatch):
     def broken(rows):
         raise RuntimeError("a renderer bug")
 
-    renderers = app.extensions[render.EXTENSION_KEY]
-    app.extensions[render.EXTENSION_KEY] = replace(renderers, html=broken)
+    def with_a_bug(table):
+        return replace(renderers_for(table), html=broken)
+
+    monkeypatch.setattr(outputs, "renderers_for", with_a_bug)
     with caplog.at_level(logging.INFO):
         page = client.get("/stocks").get_data(as_text=True)
     assert 'data-outcome="failed"' in page

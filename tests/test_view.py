@@ -7,6 +7,7 @@ from sqlalchemy import select
 from werkzeug.datastructures import MultiDict
 
 from web.db import get_engine
+from web.filters import parse as parse_filter
 from web.models import STOCKS, stocks
 from web.view import InvalidView, View
 
@@ -24,7 +25,9 @@ def parse(query: str = "", **args) -> View:
 
 def make(sort: str = "symbol", descending: bool = False, q: str | None = None, **filters) -> View:
     """A view of the stock table; ``filters`` by enum column, e.g. ``sector="Energy"``."""
-    chosen = tuple((c.key, filters.pop(c.key)) for c in STOCKS.enums if c.key in filters)
+    chosen = tuple(
+        parse_filter(c, "in", [filters.pop(c.key)]) for c in STOCKS.enums if c.key in filters
+    )
     assert not filters, f"not enum columns: {filters}"
     return View(STOCKS, sort, descending, chosen, q)
 

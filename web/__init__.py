@@ -35,6 +35,5 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     app.register_blueprint(stocks.bp)
     app.register_blueprint(health.bp)
-    stocks.init_app(app)
     app.add_url_rule("/", endpoint="index", view_func=stocks.index)
     return app

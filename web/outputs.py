@@ -10,14 +10,18 @@ document, say) is one new class here, listed in :data:`EXPORTS`.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from time import perf_counter
 from typing import Any, ClassVar
 
 from flask import current_app, render_template, url_for
 from sqlalchemy import Row
 
-from . import multipart
-from .render import Renderers, current_renderers
-from .streams import Ending
+from . import multipart, stylesheet
+from .counting import early_total
+from .db import get_engine
+from .filters import SYMBOLS, Op
+from .render import Renderers, renderers_for
+from .streams import Ending, Tally
 from .view import View, describe
 
 ROWS_PART = {"HX-Target": "#rows", "HX-Swap": "beforeend"}
@@ -37,7 +41,7 @@ class BaseOutput:
 
     def __init__(self, view: View, renderers: Renderers | None = None) -> None:
         self.view = view
-        self.renderers = renderers or current_renderers()
+        self.renderers = renderers or renderers_for(view.shown)
 
     @property
     def headers(self) -> Mapping[str, str]:
@@ -49,17 +53,32 @@ class BaseOutput:
     def rows(self, rows: Sequence[Row]) -> bytes:
         raise NotImplementedError
 
+    def progress(self, tally: Tally) -> bytes:
+        return b""
+
     def closing(self, end: Ending) -> bytes:
         return b""
 
 
 def page_context(view: View) -> dict[str, Any]:
-    """What the page's templates are rendered with."""
+    """What the page's templates are rendered with. URLs are made here, in the request:
+    the closing and the facets are rendered after it, when ``url_for`` no longer works."""
     return dict(
         view=view,
         spec=view.spec,
+        shown=view.shown,
         max_search_length=current_app.config["MAX_SEARCH_LENGTH"],
         view_url=url_for("stocks.table", **view.args()),
+        columns_css_url=stylesheet.url(view.shown, view.spec),
+        total=early_total(get_engine(), view, current_app.config["COUNT_SECONDS"]),
+        filter_ops=[(op, SYMBOLS[op]) for op in Op if op is not Op.IN],
+        facet_urls={
+            column.key: {
+                choice: url_for("stocks.table", **view.toggled(column.key, choice).args())
+                for choice in column.choices
+            }
+            for _, column in view.shown.facets
+        },
     )
 
 
@@ -84,7 +103,7 @@ class Page(_Templated):
     def __init__(self, view: View, renderers: Renderers | None = None) -> None:
         super().__init__(view, renderers)
         self._head = render_template("stocks/page_head.html", **self.context).encode()
-        self._foot = self._later("stocks/page_foot.html")
+        self._foot = self._later("stocks/page_foot.html")  # the footer, then the facets
         self._html = self.renderers.html
 
     def opening(self) -> bytes:
@@ -97,10 +116,19 @@ class Page(_Templated):
         return self._foot(end)
 
 
+FACETS_PART = {"HX-Target": "#facets", "HX-Swap": "outerHTML"}
+
+FACET_SECONDS = 0.5
+"""How often an htmx re-stream sends the facet counts so far: a person sees them grow, and
+a part of a few KB every half second costs nothing against the rows."""
+
+
 class Restream(_Templated):
     """An htmx re-stream (multipart/mixed, see :mod:`web.multipart`): part one resets the
-    table (a new header, empty rows) and updates the URL; then one part per row group; the
-    last parts add a notice, if any, and the footer."""
+    table (a new header, empty rows), the filter controls and the facets, and updates the
+    URL; then one part per row group, with the facet counts so far every
+    :data:`FACET_SECONDS`; the last parts add a notice, if any, the footer and the final
+    counts."""
 
     content_type = multipart.CONTENT_TYPE
 
@@ -116,7 +144,9 @@ class Restream(_Templated):
         )
         self._notice = self._later("stocks/_notice.html")
         self._summary = self._later("stocks/_summary.html")
+        self._facets = current_app.jinja_env.get_template("stocks/_facets.html")
         self._html = self.renderers.html
+        self._facets_due = 0.0
 
     def opening(self) -> bytes:
         return self._opening
@@ -124,10 +154,22 @@ class Restream(_Templated):
     def rows(self, rows: Sequence[Row]) -> bytes:
         return multipart.part(self._html(rows).encode(), ROWS_PART)
 
+    def progress(self, tally: Tally) -> bytes:
+        if not tally.facets or perf_counter() < self._facets_due:
+            return b""
+        self._facets_due = perf_counter() + FACET_SECONDS
+        return self._facets_part(tally, final=False)
+
+    def _facets_part(self, tally: Tally, final: bool) -> bytes:
+        html = self._facets.render(tally=tally, final=final, **self.context)
+        return multipart.part(html.encode(), FACETS_PART)
+
     def closing(self, end: Ending) -> bytes:
         parts = [multipart.part(self._notice(end), ROWS_PART)] if end.early else []
-        parts += [multipart.part(self._summary(end), SUMMARY_PART), multipart.END]
-        return b"".join(parts)
+        parts.append(multipart.part(self._summary(end), SUMMARY_PART))
+        if end.summary.facets:
+            parts.append(self._facets_part(end.summary, final=True))
+        return b"".join([*parts, multipart.END])
 
 
 class _Export(BaseOutput):

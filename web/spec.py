@@ -14,7 +14,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, lru_cache
 
 from sqlalchemy import Column, ColumnElement, Index, Integer, MetaData, String, Table, cast
 from sqlalchemy.types import TypeEngine
@@ -198,6 +198,25 @@ class TableSpec:
             ),
             *indexes,
         )
+
+    @property
+    def facets(self) -> tuple[tuple[int, ColumnSpec], ...]:
+        """(position in a row, column) of each column whose values the page counts."""
+        return tuple((i, column) for i, column in enumerate(self.columns) if column.facetable)
+
+    @lru_cache(maxsize=256)  # noqa: B019 - specs live as long as the app; 2^columns at most
+    def showing(self, keys: tuple[str, ...]) -> TableSpec:
+        """The same table, showing only the columns ``keys``, in that order (``cols=``).
+
+        It reads the same SQLAlchemy table (it is this spec's, not a new one), so its select
+        list, renderers, header and footer cover just those columns.
+        """
+        chosen = tuple(self.column(key) for key in keys)
+        sortable = [column.key for column in chosen if column.sortable]
+        default = self.default_sort if self.default_sort in keys else (sortable or keys)[0]
+        shown = TableSpec(self.name, self.title, self.noun, chosen, default)
+        shown.__dict__["table"] = self.table  # the cached_property, filled in ahead
+        return shown
 
     def select_list(self) -> list[ColumnElement]:
         """The columns in the order the renderers expect them. Timestamps come as text:

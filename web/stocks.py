@@ -8,12 +8,10 @@ context and may be closed on another thread after a disconnect.
 
 from __future__ import annotations
 
-import hashlib
 from time import perf_counter
 
 from flask import (
     Blueprint,
-    Flask,
     Response,
     current_app,
     redirect,
@@ -21,11 +19,12 @@ from flask import (
     request,
     url_for,
 )
+from werkzeug.datastructures import MultiDict
 
+from . import stylesheet
 from .db import get_engine
 from .models import STOCKS
 from .outputs import EXPORTS, BaseOutput, Page, Restream
-from .spec import Tone
 from .streams import Source, StreamSettings, stream
 from .view import InvalidView, View
 
@@ -52,27 +51,14 @@ def invalid_view(error: InvalidView):
     return page, 400
 
 
-COLUMNS_CSS_KEY = "streamtable.columns_css"
-
-
-def init_app(app: Flask) -> None:
-    """Render the column stylesheet once: it changes only with the spec and the settings."""
-    css = app.jinja_env.get_template("stocks/columns.css").render(
-        spec=STOCKS, group_rows=app.config["CHUNK_ROWS"], Tone=Tone
-    )
-    app.extensions[COLUMNS_CSS_KEY] = css, hashlib.sha256(css.encode()).hexdigest()[:12]
-
-
-@bp.app_context_processor
-def columns_css_url() -> dict:
-    """The column stylesheet's URL, versioned by its content so browsers may keep it."""
-    digest = current_app.extensions[COLUMNS_CSS_KEY][1]
-    return {"columns_css_url": url_for("stocks.columns_css", v=digest)}
-
-
 @bp.get("/columns.css")
 def columns_css() -> Response:
-    css, digest = current_app.extensions[COLUMNS_CSS_KEY]
+    cols = request.args.get("cols", "")
+    try:
+        view = View.from_args(MultiDict({"cols": cols}), STOCKS, 0)
+    except InvalidView as error:
+        return Response(f"/* {error} */", 400, content_type="text/css; charset=utf-8")
+    css, digest = stylesheet.stylesheet(view.shown)
     response = Response(css, content_type="text/css; charset=utf-8")
     response.set_etag(digest)
     if request.args.get("v") == digest:
@@ -89,7 +75,7 @@ def parse_view() -> View:
 def _canonical_redirect(view: View, endpoint: str, **values) -> Response | None:
     """A plain GET form sends every field, empty or default; send the browser to the
     short form of the same view, so the address bar holds a URL worth sharing."""
-    if is_htmx() or sorted(request.args.items(multi=True)) == sorted(view.args().items()):
+    if is_htmx() or sorted(request.args.items(multi=True)) == sorted(view.items()):
         return None
     return redirect(url_for(endpoint, **values, **view.args()))
 
@@ -102,7 +88,7 @@ def streamed(view: View, output: BaseOutput, started: float) -> Response:
         path=url_for(request.endpoint, **request.view_args, **view.args()),
         engine=get_engine(),
         statement=view.statement(),
-        table=view.spec,
+        table=view.shown,
         settings=StreamSettings.from_config(config, capped=output.capped),
         started=started,
     )

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import enum
 import json
+from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, fields
 from decimal import Decimal
+from operator import itemgetter
 from time import perf_counter
 from typing import Any, Protocol
 from uuid import uuid4
@@ -98,15 +100,23 @@ def _finite_number(value: Any) -> bool:
 
 
 class Tally:
-    """The rows passing through, counted; and the footer's figures, in the same pass."""
+    """The rows passing through, counted; the footer's figures and the facets' counts (rows
+    per value of each facetable column), in the same pass: no second query. Counting costs
+    ``Counter.update`` over a ``map`` per chunk and facet, both in C."""
 
     def __init__(self, table: TableSpec, totals: bool) -> None:
         self.rows = 0
         self._summaries = table.summaries if totals else ()
         self._sums = [0] * len(self._summaries)
         self._counts = [0] * len(self._summaries)
+        facets = table.facets if totals else ()
+        self.facets = {column.key: Counter() for _, column in facets}  # key -> value -> rows
+        self._facet_values = [(self.facets[c.key], itemgetter(i)) for i, c in facets]
 
     def add(self, batch: Sequence[Row]) -> None:
+        self.rows += len(batch)
+        for counter, value in self._facet_values:
+            counter.update(map(value, batch))
         for i, (position, _) in enumerate(self._summaries):
             values = [row[position] for row in batch]
             try:
@@ -120,7 +130,6 @@ class Tally:
                 total = sum(values)
             self._sums[i] += total
             self._counts[i] += len(values)
-        self.rows += len(batch)
 
     def figures(self) -> list[tuple[str, str]]:
         """(label, formatted value) of each summarised column, for the footer."""
@@ -191,6 +200,10 @@ class Output(Protocol):
     def opening(self) -> bytes: ...
 
     def rows(self, rows: Sequence[Row]) -> bytes: ...
+
+    def progress(self, tally: Tally) -> bytes:
+        """What to send after a chunk besides its rows (the facets so far), often nothing."""
+        ...
 
     def closing(self, end: Ending) -> bytes: ...
 
@@ -274,9 +287,10 @@ def stream(source: Source, output: Output) -> Iterator[bytes]:
         yield opening
         for chunk in chunked(cap.apply(batches), settings.chunk_rows, settings.flush_seconds):
             try:  # the app's own work on the rows: its faults are not the database's
-                data = output.rows(chunk)
-                summary.add(chunk)  # counts the chunk last: the rows sent, if it fails
+                summary.add(chunk)
+                data = output.rows(chunk) + output.progress(summary)
             except Exception as error:
+                summary.rows = report.rows  # the rows sent: this chunk never went out
                 raise RenderingFailed(f"after {summary.rows} rows") from error
             if report.first_rows_seconds is None:
                 report.first_rows_seconds = perf_counter() - source.started

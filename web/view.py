@@ -1,10 +1,13 @@
 """What the user asked to see: parsed from the query string, turned into a select.
 
-The query string is the whole API (``?sort=price&dir=desc&sector=Energy&q=acme``), so every
-view can be bookmarked and shared. Its parameters come from the table's spec: ``sort`` and
-``dir``, one parameter per enum column (``exchange``, ``sector``) and ``q`` for the columns
-the spec marks as searched. Parameters not listed by :func:`parameters` are ignored; a listed
-one with a bad value is refused with :class:`InvalidView`, never guessed at.
+The query string is the whole API (``?sort=price&dir=desc&sector=Energy&price__gte=100``),
+so every view can be bookmarked and shared. Its parameters come from the table's spec:
+``sort`` and ``dir``; filters by each column's kind (:mod:`web.filters`: an enum column bare
+and repeatable, ``price__gte``, ``name__contains``...); ``q`` for the columns the spec marks
+as searched; ``cols`` for the columns shown. A parameter that names none of the table's
+columns is ignored (``utm_source``); one that names a column badly (``price=5``,
+``volume__contains``, ``nope__gte``) or has a bad value is refused with
+:class:`InvalidView`, never guessed at.
 """
 
 from __future__ import annotations
@@ -12,31 +15,48 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from functools import cached_property
 
-from sqlalchemy import Select, or_, select
+from sqlalchemy import ColumnElement, Select, or_, select
 from werkzeug.datastructures import MultiDict
 
-from .spec import Search, TableSpec
+from .filters import OPS, SEPARATOR, SYMBOLS, Filter, InvalidFilter, Op, parameter
+from .filters import parse as parse_filter
+from .spec import Kind, Search, TableSpec
 
 
 class InvalidView(ValueError):
     """A query string that names no valid view; the message says what to fix."""
 
 
+FORM_FILTER = ("_filter_column", "_filter_op", "_filter_value")
+"""The filter menu's fields (Datasette's names): a plain GET form cannot name a parameter
+after a choice, so it sends these and the server turns them into ``column__op=value``."""
+
+
 def parameters(table: TableSpec, max_search_length: int) -> dict[str, str]:
     """Every parameter a view of ``table`` takes, with what it means (for errors and docs)."""
     how = {Search.PREFIX: "starting with", Search.CONTAINS: "containing"}
     searched = " or ".join(f"{c.label_plural} {how[c.search]} it" for c in table.searched)
-    return {
+    described = {
         "sort": f"the column to sort by: {', '.join(table.sort_keys)}",
         "dir": "the sort direction: asc or desc",
-        **{
-            column.key: f"only {table.noun[1]} whose {column.label.lower()} is this: "
-            + ", ".join(column.choices)
-            for column in table.enums
-        },
-        "q": f"search, up to {max_search_length} characters: {searched}, ignoring case",
     }
+    for column in table.columns:
+        for op in OPS[column.kind]:
+            name = parameter(column, op)
+            if op is Op.IN:
+                described[name] = (
+                    f"only {table.noun[1]} whose {column.label.lower()} is this (repeat it "
+                    f"for several): {', '.join(column.choices)}"
+                )
+            else:
+                described[name] = (
+                    f"only {table.noun[1]} whose {column.label.lower()} {SYMBOLS[op]} this"
+                )
+    described["q"] = f"search, up to {max_search_length} characters: {searched}, ignoring case"
+    described["cols"] = f"the columns to show, comma-separated: {', '.join(table.keys)}"
+    return described
 
 
 @dataclass(frozen=True)
@@ -44,8 +64,9 @@ class View:
     spec: TableSpec
     sort: str
     descending: bool = False
-    filters: tuple[tuple[str, str], ...] = ()  # (enum column, value), in the spec's order
+    filters: tuple[Filter, ...] = ()  # in the spec's column order, then the operators'
     q: str | None = None
+    cols: tuple[str, ...] | None = None  # the columns shown, in this order; None: all
 
     @classmethod
     def default(cls, spec: TableSpec) -> View:
@@ -54,49 +75,67 @@ class View:
     @classmethod
     def from_args(cls, args: MultiDict[str, str], spec: TableSpec, max_search_length: int) -> View:
         """Parse and validate a query string. Empty values mean "not given"."""
-        given = {}
-        for name in parameters(spec, max_search_length):
-            values = args.getlist(name)
+        given = {name: _values(args, name) for name in args}
+        single = {}
+        for name in ("sort", "dir", "q"):
+            values = given.pop(name, [])
             if len(set(values)) > 1:  # the same value twice is harmless (forms can repeat)
                 raise InvalidView(f"give {name} at most once")
-            if values and values[0].strip():
-                given[name] = values[0].strip()
-        sort = given.get("sort", spec.default_sort)
+            if values:
+                single[name] = values[0]
+        sort = single.get("sort", spec.default_sort)
         if sort not in spec.sort_keys:
             raise InvalidView(f"sort must be one of: {', '.join(spec.sort_keys)}")
-        direction = given.get("dir", "asc")
+        direction = single.get("dir", "asc")
         if direction not in ("asc", "desc"):
             raise InvalidView("dir must be asc or desc")
-        filters = []
-        for column in spec.enums:
-            value = given.get(column.key)
-            if value is not None and value not in column.choices:
-                raise InvalidView(f"{column.key} must be one of: {', '.join(column.choices)}")
-            if value is not None:
-                filters.append((column.key, value))
-        q = given.get("q")
+        q = single.get("q")
         if q is not None:
             if len(q) > max_search_length:
                 raise InvalidView(f"q must be at most {max_search_length} characters")
             if any(unicodedata.category(char)[0] == "C" for char in q):
                 raise InvalidView("q must not contain control characters")
-        return cls(spec, sort, direction == "desc", tuple(filters), q)
+        cols = _columns(spec, given.pop("cols", []))
+        _add_form_filter(spec, given)
+        return cls(spec, sort, direction == "desc", _filters(spec, given), q, cols)
 
-    def filter_value(self, key: str) -> str | None:
-        """The value the view keeps of the enum column ``key``, if it filters by it."""
-        return dict(self.filters).get(key)
+    # -- what the templates ask --------------------------------------------------------
 
-    def args(self) -> dict[str, str]:
-        """The query string of this view, defaults left out: the canonical, shareable URL."""
-        args = {}
+    @cached_property
+    def shown(self) -> TableSpec:
+        """The table as this view shows it: only the chosen columns, in the chosen order."""
+        return self.spec if self.cols is None else self.spec.showing(self.cols)
+
+    def filter_values(self, key: str) -> tuple[str, ...]:
+        """The values the view keeps of the enum column ``key`` (none: it does not filter)."""
+        for kept in self.filters:
+            if kept.column.key == key and kept.op is Op.IN:
+                return kept.values
+        return ()
+
+    def args(self) -> dict[str, str | list[str]]:
+        """The query string of this view, defaults left out: the canonical, shareable URL.
+        A list is a parameter given once per value (an enum's several values)."""
+        args: dict[str, str | list[str]] = {}
         if self.sort != self.spec.default_sort:
             args["sort"] = self.sort
         if self.descending:
             args["dir"] = "desc"
-        args.update(self.filters)
+        for kept in self.filters:
+            args[kept.parameter] = kept.values[0] if len(kept.values) == 1 else list(kept.values)
         if self.q:
             args["q"] = self.q
+        if self.cols is not None:
+            args["cols"] = ",".join(self.cols)
         return args
+
+    def items(self) -> list[tuple[str, str]]:
+        """:meth:`args` as (name, value) pairs, one per value."""
+        return [
+            (name, value)
+            for name, values in self.args().items()
+            for value in ([values] if isinstance(values, str) else values)
+        ]
 
     def sorted_by(self, key: str) -> View:
         """The view a click on ``key``'s header leads to: that column, or the other way."""
@@ -104,21 +143,33 @@ class View:
             return replace(self, descending=not self.descending)
         return replace(self, sort=key, descending=False)
 
-    def statement(self) -> Select:
-        """The rows of this view, in the column order the renderers expect.
+    def without(self, dropped: Filter) -> View:
+        """The view a click on a filter's chip leads to: the same, less that filter."""
+        return replace(self, filters=tuple(kept for kept in self.filters if kept != dropped))
 
-        Ordered by the sort column, then id, so ties keep a stable order and the
-        ``(column, id)`` index serves the first row at once (a unique column needs no id).
-        """
+    def cleared(self) -> View:
+        """ "Clear all": no filters and no search; the sort and the columns stay."""
+        return replace(self, filters=(), q=None)
+
+    def toggled(self, key: str, value: str) -> View:
+        """The view a facet's value leads to: that value added to the column's filter, or
+        taken out of it when the view already keeps it."""
+        column = self.spec.column(key)
+        kept = self.filter_values(key)
+        values = [v for v in kept if v != value] if value in kept else [*kept, value]
+        others = [f for f in self.filters if not (f.column.key == key and f.op is Op.IN)]
+        chosen = [parse_filter(column, Op.IN, values)] if values else []
+        return replace(self, filters=_in_order(self.spec, others + chosen))
+
+    def conditions(self) -> list[ColumnElement[bool]]:
+        """What a row must meet to be in this view: its filters and its search."""
         table = self.spec.table
-        statement = select(*self.spec.select_list())
-        for key, value in self.filters:
-            statement = statement.where(table.c[key] == value)
+        conditions = [kept.condition(table) for kept in self.filters]
         if self.q:
             # Measured on 1M SQLite rows (make bench): the first match of a common word
             # arrives in ~10 ms, of a rarer one in ~100 ms; a word that matches nothing costs a
             # full scan, ~3 s. A name prefix would use the index but miss "The Acme Fund".
-            statement = statement.where(
+            conditions.append(
                 or_(
                     *(
                         table.c[column.key].istartswith(self.q, autoescape=True)
@@ -128,6 +179,16 @@ class View:
                     )
                 )
             )
+        return conditions
+
+    def statement(self) -> Select:
+        """The rows of this view, in the column order the renderers expect.
+
+        Ordered by the sort column, then id, so ties keep a stable order and the
+        ``(column, id)`` index serves the first row at once (a unique column needs no id).
+        """
+        table = self.spec.table
+        statement = select(*self.shown.select_list()).where(*self.conditions())
         order = [table.c[self.sort]]
         # A unique column needs no id, and PostgreSQL would plan an Incremental Sort on top
         # of its index.
@@ -136,6 +197,64 @@ class View:
         if self.descending:
             order = [column.desc() for column in order]
         return statement.order_by(*order)
+
+
+def _values(args: MultiDict[str, str], name: str) -> list[str]:
+    return [value.strip() for value in args.getlist(name) if value.strip()]
+
+
+def _columns(spec: TableSpec, given: list[str]) -> tuple[str, ...] | None:
+    keys = list(dict.fromkeys(key.strip() for value in given for key in value.split(",")))
+    keys = [key for key in keys if key]
+    if not keys:
+        return None
+    unknown = [key for key in keys if key not in spec.by_key]
+    if unknown:
+        raise InvalidView(f"cols: no column {unknown[0]!r}; the columns: {', '.join(spec.keys)}")
+    return None if tuple(keys) == spec.keys else tuple(keys)
+
+
+def _add_form_filter(spec: TableSpec, given: dict[str, list[str]]) -> None:
+    """Turn the filter menu's three fields into the parameter they stand for."""
+    key, op, value = ((given.pop(name, None) or [""])[0] for name in FORM_FILTER)
+    if not (key and value):
+        return  # the menu left empty: nothing to add
+    if key not in spec.by_key:
+        raise InvalidView(f"_filter_column: no column {key!r}; the columns: {', '.join(spec.keys)}")
+    column = spec.column(key)
+    op = op or OPS[column.kind][0]
+    name = key if op == Op.IN else f"{key}{SEPARATOR}{op}"  # a wrong op is refused below
+    given.setdefault(name, []).append(value)
+
+
+def _filters(spec: TableSpec, given: dict[str, list[str]]) -> tuple[Filter, ...]:
+    chosen = []
+    for name, values in given.items():
+        key, separator, op = name.rpartition(SEPARATOR)
+        if not separator:
+            key, op = name, ""
+        column = spec.by_key.get(key)
+        if column is None:
+            if separator:
+                raise InvalidView(f"{name}: no column {key!r}; the columns: {', '.join(spec.keys)}")
+            continue  # not ours (utm_source, a cache buster): ignored, as Datasette does
+        if not values:
+            continue
+        if not separator and column.kind is not Kind.ENUM:
+            ops = ", ".join(parameter(column, op) for op in OPS[column.kind])
+            raise InvalidView(f"{key} needs an operator: {ops}")
+        try:
+            chosen.append(parse_filter(column, op or Op.IN, values))
+        except InvalidFilter as error:
+            raise InvalidView(str(error)) from None
+    return _in_order(spec, chosen)
+
+
+def _in_order(spec: TableSpec, chosen: list[Filter]) -> tuple[Filter, ...]:
+    position = {key: i for i, key in enumerate(spec.keys)}
+    return tuple(
+        sorted(chosen, key=lambda f: (position[f.column.key], OPS[f.column.kind].index(f.op)))
+    )
 
 
 def describe(args: Mapping[str, str]) -> str:

@@ -45,7 +45,9 @@
   }
 
   function showProgress() {
-    progress.value = `${rowsSoFar().toLocaleString("en")} rows so far`;
+    const total = document.getElementById("total")?.dataset;
+    const of = total?.total ? ` of ${total.exact === "true" ? "" : "about "}${Number(total.total).toLocaleString("en")}` : "";
+    progress.value = `${rowsSoFar().toLocaleString("en")}${of} rows so far`;
   }
 
   function setBusy(busy) {
@@ -65,6 +67,13 @@
   setBusy(true);
   document.addEventListener("DOMContentLoaded", () => {
     if (!streaming) setBusy(false);
+    // The page's facet counts come after its footer (final, for readers without script):
+    // show them where re-streams update them, beside the controls.
+    const final = document.getElementById("facets-final");
+    if (final && !streaming) {
+      final.id = "facets";
+      document.getElementById("facets").replaceWith(final);
+    }
   });
 
   // --- htmx re-streams -----------------------------------------------------------------
@@ -84,6 +93,13 @@
     connection = null;
     streaming = event.detail.ctx;
     setBusy(true);
+  });
+
+  // The filter menu's value went into the new view (a chip now): empty it for the next one.
+  // The block around it is morphed, not replaced (focus stays where it was), and a morph
+  // keeps what a person typed, so this is done here; a refused value (400) stays to fix.
+  form.addEventListener("htmx:before:response", (event) => {
+    if (event.detail.ctx.response.status < 400) form.elements._filter_value.value = "";
   });
 
   form.addEventListener("htmx:multipart:after:connection", (event) => {
@@ -111,5 +127,37 @@
     form.elements.sort.value = link.dataset.sort;
     form.elements.dir.value = link.dataset.dir;
     form.requestSubmit();
+  });
+
+  // Chips, "clear all" and facet values are links to whole views. With JavaScript the form
+  // takes the link's view (each field its value, the rest as hidden fields) and submits it,
+  // so the request is the form's: it replaces the stream in flight, like any control.
+  function takeView(href) {
+    const params = new URL(href, location.href).searchParams;
+    const filters = document.getElementById("filters");
+    for (const hidden of filters.querySelectorAll("input[type=hidden]")) hidden.remove();
+    for (const field of form.elements) {
+      if (!field.name || field.disabled || field.type === "submit") continue;
+      if (field.name.startsWith("_filter_")) {
+        field.value = field.tagName === "SELECT" ? field.options[0].value : "";
+        continue;
+      }
+      const values = params.getAll(field.name);
+      field.value = values.length === 1 ? values[0] : "";
+      if (values.length === 1) params.delete(field.name);
+    }
+    for (const [name, value] of params) {
+      const hidden = Object.assign(document.createElement("input"), { type: "hidden", name, value });
+      filters.append(hidden);
+    }
+    form.requestSubmit();
+  }
+
+  document.addEventListener("click", (event) => {
+    const link = event.target.closest?.("a[data-view]");
+    const modified = event.ctrlKey || event.metaKey || event.shiftKey || event.altKey;
+    if (!link || event.button !== 0 || modified) return;
+    event.preventDefault();
+    takeView(link.href);
   });
 })();

@@ -12,7 +12,7 @@ import shutil
 from collections.abc import Iterator
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Browser, Page, expect
 
 from web.db import make_engine
 from web.seeding import seed
@@ -97,3 +97,20 @@ def traverse(page: Page, direction: str, js: bool = True) -> None:
         return
     with page.expect_event("load"):
         getattr(page, f"go_{direction}")()
+
+
+@pytest.fixture(params=["htmx", "no-js"])
+def mode(request) -> str:
+    """Each test that takes ``tab`` runs twice: with htmx, and without JavaScript."""
+    return request.param
+
+
+@pytest.fixture
+def tab(mode: str, page: Page, browser: Browser, base_url: str):
+    """A page with JavaScript (htmx) or a page in a context with JavaScript disabled."""
+    if mode == "htmx":
+        yield page
+        return
+    context = browser.new_context(base_url=base_url, java_script_enabled=False)
+    yield context.new_page()
+    context.close()

@@ -12,7 +12,7 @@ import re
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Page, expect
 
 from web.models import STOCKS
 
@@ -20,22 +20,6 @@ from .conftest import E2E_ROWS, traverse
 from .servers import GateClient
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture(params=["htmx", "no-js"])
-def mode(request) -> str:
-    return request.param
-
-
-@pytest.fixture
-def tab(mode: str, page: Page, browser: Browser, base_url: str):
-    """A page with JavaScript (htmx) or a page in a context with JavaScript disabled."""
-    if mode == "htmx":
-        yield page
-        return
-    context = browser.new_context(base_url=base_url, java_script_enabled=False)
-    yield context.new_page()
-    context.close()
 
 
 def load(tab: Page, path: str = "/stocks") -> None:

@@ -1,0 +1,69 @@
+"""The view's total before its rows: exact within the budget, else an estimate marked so."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import func, select, true
+from werkzeug.datastructures import MultiDict
+
+from web import counting
+from web.db import get_engine
+from web.models import STOCKS, stocks
+from web.view import View
+
+
+def view_of(query: dict) -> View:
+    return View.from_args(MultiDict(query), STOCKS, 100)
+
+
+def count(app, view: View) -> int:
+    with get_engine(app).connect() as conn:
+        condition = view.statement().whereclause
+        statement = select(func.count()).select_from(stocks)
+        return conn.scalar(statement.where(true() if condition is None else condition))
+
+
+@pytest.mark.parametrize("query", [{}, {"sector": "Energy"}, {"q": "solar", "price__gte": "50"}])
+def test_a_quick_count_is_exact_and_in_the_markup_before_the_rows(app, client, query):
+    page = client.get("/stocks", query_string=query).get_data(as_text=True)
+    expected = count(app, view_of(query))
+    assert f'id="total" class="total" data-total="{expected}" data-exact="true"' in page
+    assert page.index('id="total"') < page.index("<tr><td>")
+
+
+def test_a_count_past_its_budget_gives_an_estimate_marked_as_one(app, client, monkeypatch):
+    real = counting.scalar_within
+    calls = []
+
+    def slow_count(engine, statement, seconds):
+        calls.append(seconds)
+        return None if len(calls) == 1 else real(engine, statement, seconds)  # the count
+
+    monkeypatch.setattr(counting, "scalar_within", slow_count)
+    view = view_of({"exchange": "NYSE"})
+    with app.app_context():
+        total = counting.early_total(get_engine(app), view, 0.05)
+    assert not total.exact and total.rows is not None
+    exact = count(app, view)
+    if get_engine(app).dialect.name == "sqlite":  # the sample holds every seeded row
+        assert total.rows == exact
+    else:  # the planner's estimate
+        assert 0.5 * exact <= total.rows <= 2 * exact, (total.rows, exact)
+    assert sum(calls[:2]) <= 0.05 + 1e-9, "the count and the estimate share one budget"
+
+    calls.clear()
+    page = client.get("/stocks?exchange=NYSE").get_data(as_text=True)
+    assert 'data-exact="false"' in page and "an estimate" in page
+    assert f'data-rows="{exact}"' in page, "the footer has the exact count"
+
+
+def test_no_budget_no_early_total(app_with):
+    app = app_with(COUNT_SECONDS=0)
+    page = app.test_client().get("/stocks").get_data(as_text=True)
+    assert 'id="total" class="total">' in page and "data-total" not in page.split("<main>")[0]
+
+
+def test_a_sample_smaller_than_its_filter_needs_gives_no_estimate(app):
+    view = view_of({"symbol__exact": "NO-SUCH"})
+    with app.app_context():
+        assert counting._sampled_estimate(get_engine(app), view, 1.0) is None
