@@ -64,3 +64,12 @@ def test_a_database_without_the_table_is_a_503(app, client):
     response = client.get("/health")
     assert response.status_code == 503
     assert response.get_data(as_text=True).startswith("unavailable: the database failed")
+
+
+def test_the_page_of_a_database_that_refuses_still_streams_its_notice(unhealthy):
+    """No 500 from the early total: the page's stream says the database failed."""
+    app = unhealthy("postgresql+psycopg://u@127.0.0.1:9/db")
+    response = app.test_client().get("/stocks")
+    assert response.status_code == 200
+    page = response.get_data(as_text=True)
+    assert "the database failed after 0 rows" in page and 'data-outcome="failed"' in page
