@@ -23,9 +23,11 @@ import os
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import replace
+from functools import partial
 from html import escape
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from flask import Flask, Response, render_template, stream_with_context
 from sqlalchemy import Row, select
@@ -79,13 +81,15 @@ def _database_url() -> str:
 
 def _floor_rows(cursor: sqlite3.Cursor) -> Iterator[tuple[str, int]]:
     """Rendered row groups and their row counts, one group per fetch."""
-    e = escape
+    e, u = escape, partial(quote, safe="")
     while rows := cursor.fetchmany(FLOOR_GROUP_ROWS):
         html = "".join(
             [
-                f"<tr><td>{e(symbol)}<td>{e(name)}<td>{e(exchange)}<td>{e(sector)}"
-                f"<td>{price:,.2f}<td>{change:+.2f}<td>{volume:,}<td>{cap:,}<td>{e(updated)}"
-                for symbol, name, exchange, sector, price, change, volume, cap, updated in rows
+                f"<tr><td><a href=stocks/{s if s.isalnum() else u(s)}>{e(s)}</a><td>{e(name)}"
+                f"<td>{e(exchange)}<td>{e(sector)}<td>{price:,.2f}"
+                f"<td{' class=d' if change < 0 else ''}>{change:+.2f}<td>{volume:,}"
+                f"<td>{cap / 1e9:,.2f} bn<td>{e(updated)}"
+                for s, name, exchange, sector, price, change, volume, cap, updated in rows
             ]
         )
         yield f'<div class="g"><table>{html}</table></div>', len(rows)
@@ -169,14 +173,16 @@ def create_buffered_app() -> Flask:
 
 def handwritten_row_group(rows: list[Row]) -> str:
     """The page's row renderer as it was written by hand for the nine stock columns."""
-    e = render.escape_text
+    e, u = render.escape_text, partial(quote, safe="")
     return "".join(
         [
             '<div class="g"><table role="rowgroup">',
             *[
-                f"<tr><td>{e(symbol)}<td>{e(name)}<td>{e(exchange)}<td>{e(sector)}"
-                f"<td>{price:,.2f}<td>{change:+.2f}<td>{volume:,}<td>{cap:,}<td>{e(updated)}"
-                for symbol, name, exchange, sector, price, change, volume, cap, updated in rows
+                f"<tr><td><a href=stocks/{s if s.isalnum() else u(s)}>{e(s)}</a><td>{e(name)}"
+                f"<td>{e(exchange)}<td>{e(sector)}<td>{price:,.2f}"
+                f"<td{' class=d' if change < 0 else ''}>{change:+.2f}<td>{volume:,}"
+                f"<td>{cap / 1e9:,.2f} bn<td>{e(updated)}"
+                for s, name, exchange, sector, price, change, volume, cap, updated in rows
             ],
             "</table></div>",
         ]

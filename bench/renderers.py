@@ -9,9 +9,11 @@ process, the two taking turns; medians of ``ROUNDS``.
 from __future__ import annotations
 
 import timeit
+from dataclasses import replace
 from statistics import median
 from typing import Any
 
+from web.compression import COMPRESSORS
 from web.models import STOCKS
 from web.render import renderers_for
 from web.seeding import generate_rows
@@ -54,4 +56,37 @@ def measure() -> dict[str, Any]:
             }
         )
         progress(f"renderer {name}: generated {results[-1]['ratio']}x hand-written")
-    return {"rows": ROWS, "rounds": ROUNDS, "results": results}
+    return {"rows": ROWS, "rounds": ROUNDS, "results": results, "row_link": _row_link(chunks)}
+
+
+def _row_link(chunks: list) -> dict[str, Any]:
+    """What the symbol's link to its row page costs the page's renderer: the same spec with
+    and without it, in bytes a row (raw and compressed as served) and rows/s."""
+    key = STOCKS.row_key.key
+    unlinked = replace(
+        STOCKS,
+        columns=tuple(replace(c, links=False) if c.key == key else c for c in STOCKS.columns),
+    )
+    pair = {"linked": renderers_for(STOCKS).html, "unlinked": renderers_for(unlinked).html}
+    times: dict[str, list[float]] = {name: [] for name in pair}
+    for _ in range(ROUNDS):
+        for name, render in pair.items():
+            times[name].append(timeit.timeit(lambda r=render: [r(c) for c in chunks], number=1))
+    pages = {name: [render(c).encode() for c in chunks] for name, render in pair.items()}
+    packed = {name: _served_zstd(groups) for name, groups in pages.items()}
+    pages = {name: b"".join(groups) for name, groups in pages.items()}
+    result = {
+        "bytes_per_row": {name: round(len(page) / ROWS, 1) for name, page in pages.items()},
+        "zstd_bytes_per_row": {name: round(size / ROWS, 1) for name, size in packed.items()},
+        "bytes_ratio": round(len(pages["linked"]) / len(pages["unlinked"]), 3),
+        "zstd_bytes_ratio": round(packed["linked"] / packed["unlinked"], 3),
+        "rows_per_s_ratio": round(median(times["unlinked"]) / median(times["linked"]), 3),
+    }
+    progress(f"row link: {result}")
+    return result
+
+
+def _served_zstd(chunks: list[bytes]) -> int:
+    """Bytes on the wire with zstd as the app serves it: one flushed block per chunk."""
+    compress, finish = COMPRESSORS["zstd"]()
+    return sum(len(compress(chunk)) for chunk in chunks) + len(finish())

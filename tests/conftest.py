@@ -217,4 +217,9 @@ def leave_mid_stream(app: Flask, client: FlaskClient, path: str, **request) -> t
 def table_cells(html: str) -> list[dict[str, str]]:
     """The rows of rendered row groups, each as {column key: cell text}, in the spec's order."""
     rows = re.findall(r"<tr>(.*?)(?=<tr>|</table>)", html, flags=re.DOTALL)
-    return [dict(zip(STOCKS.keys, row.split("<td>")[1:], strict=True)) for row in rows]
+    cells = [re.split(r"<td(?: class=\w+)?>", row)[1:] for row in rows]
+    # A cell's text: the symbol's link to its row page is markup around it.
+    return [
+        dict(zip(STOCKS.keys, [re.sub(r"<a [^>]*>|</a>", "", cell) for cell in row], strict=True))
+        for row in cells
+    ]

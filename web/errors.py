@@ -37,4 +37,6 @@ def page_for(error: HTTPException):
 def error_message(error: HTTPException) -> str:
     if isinstance(error, MethodNotAllowed):
         return f"{request.path} does not take {request.method} requests."
+    if error.description != type(error).description:  # the app's own words: "no stock 'X'"
+        return error.description
     return f"There is no page at {request.path}."

@@ -13,6 +13,7 @@ from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import DeclarativeBase
 
 from .spec import (
+    BILLIONS,
     COUNT,
     MONEY,
     SIGNED,
@@ -51,6 +52,7 @@ STOCKS = TableSpec(
             tone=Tone.STRONG,
             unique=True,
             search=Search.PREFIX,
+            links=True,
         ),
         ColumnSpec("name", "Name", String(160), Kind.TEXT, TEXT, search=Search.CONTAINS),
         ColumnSpec(
@@ -94,15 +96,17 @@ STOCKS = TableSpec(
             width="7rem",
             summary=Summary(Aggregate.AVERAGE, "average price", ",.2f"),
         ),
-        ColumnSpec("change_pct", "Change %", Double(), Kind.NUMBER, SIGNED, width="6rem"),
+        ColumnSpec(
+            "change_pct", "Change %", Double(), Kind.NUMBER, SIGNED, width="6rem", tone=Tone.SIGNED
+        ),
         ColumnSpec("volume", "Volume", BigInteger(), Kind.NUMBER, COUNT, width="8.5rem"),
         ColumnSpec(
             "market_cap",
             "Market cap",
             BigInteger(),
             Kind.NUMBER,
-            COUNT,
-            width="11.5rem",
+            BILLIONS,
+            width="7.5rem",
             summary=Summary(Aggregate.TOTAL, "total market cap", ",.1f", scale=1e9, unit="bn"),
         ),
         ColumnSpec(

@@ -37,18 +37,22 @@ class Format:
     (``",.2f"``). ``csv``: ``"text"`` cells are defused against formulas, ``"value"`` cells are
     written as Python prints them. ``json``: ``"string"``, ``"number"`` (a float, as ``repr``
     prints it), ``"integer"``, or ``"utc_timestamp"`` (the text ``YYYY-MM-DD HH:MM:SS`` as
-    ISO 8601 with a ``Z``).
+    ISO 8601 with a ``Z``). ``scale`` and ``unit`` shorten a number on the page only
+    (``13.87 bn``); CSV and JSON, and the row's own page, keep the exact value.
     """
 
     html: str | None
     csv: str
     json: str
+    scale: float = 1.0  # the page shows the value divided by it
+    unit: str = ""  # after the scaled value: " bn"
 
 
 TEXT = Format(html=None, csv="text", json="string")
 MONEY = Format(html=",.2f", csv="value", json="number")
 SIGNED = Format(html="+.2f", csv="value", json="number")
 COUNT = Format(html=",", csv="value", json="integer")
+BILLIONS = Format(html=",.2f", csv="value", json="integer", scale=1e9, unit=" bn")
 UTC_TIMESTAMP = Format(html=None, csv="value", json="utc_timestamp")
 
 
@@ -63,6 +67,7 @@ class Tone(enum.StrEnum):
     PLAIN = "plain"
     STRONG = "strong"  # the column that names the row
     MUTED = "muted"
+    SIGNED = "signed"  # coloured by sign, negatives marked (the sign itself is the first cue)
 
 
 class Search(enum.StrEnum):
@@ -110,14 +115,28 @@ class ColumnSpec:
     search: Search | None = None
     summary: Summary | None = None
     plural: str | None = None  # for people: "All exchanges"; default: the label + "s"
+    links: bool = False  # its cells link to the row's own page (a unique column's only)
 
     def __post_init__(self) -> None:
         if self.kind is Kind.ENUM and not self.choices:
             raise ValueError(f"{self.key}: an enum column needs its choices")
+        if self.links and not (self.unique and not self.nullable):
+            raise ValueError(f"{self.key}: only a unique, non-null column can name a row's page")
 
     @property
     def align(self) -> Align:
         return Align.RIGHT if self.kind is Kind.NUMBER else Align.LEFT
+
+    def display(self, value: object) -> str:
+        """A value in full, for the row's own page: ``13,867,645,106 (13.87 bn)``."""
+        if value is None:
+            return ""
+        spec, scale = self.format.html, self.format.scale
+        if spec is None:
+            return str(value)
+        if scale == 1:
+            return format(value, spec)
+        return f"{value:,} ({value / scale:{spec}}{self.format.unit})"
 
     @property
     def label_plural(self) -> str:
@@ -154,6 +173,11 @@ class TableSpec:
     def keys(self) -> tuple[str, ...]:
         """The column keys in order: the CSV header, the NDJSON keys, the select list."""
         return tuple(column.key for column in self.columns)
+
+    @property
+    def row_key(self) -> ColumnSpec | None:
+        """The column that names a row's own page (``/stocks/<symbol>``), if any."""
+        return next((column for column in self.columns if column.links), None)
 
     @property
     def sort_keys(self) -> tuple[str, ...]:

@@ -19,12 +19,16 @@ from flask import (
     request,
     url_for,
 )
+from sqlalchemy import select
 from werkzeug.datastructures import MultiDict
+from werkzeug.exceptions import NotFound
 
 from . import stylesheet
 from .db import get_engine
 from .models import STOCKS
 from .outputs import EXPORTS, BaseOutput, Page, Restream
+from .render import renderers_for
+from .spec import Kind
 from .streams import Source, StreamSettings, stream
 from .view import InvalidView, View
 
@@ -116,3 +120,30 @@ def export(fmt: str) -> Response:
     if redirect_to := _canonical_redirect(view, "stocks.export", fmt=fmt):
         return redirect_to
     return streamed(view, EXPORTS[fmt](view), started)
+
+
+def _row(key: str):
+    """The one row ``key`` names, by the spec's row key (``symbol``), or a 404 page."""
+    column = STOCKS.row_key
+    statement = select(*STOCKS.select_list()).where(STOCKS.table.c[column.key] == key)
+    with get_engine().connect() as connection:
+        row = connection.execute(statement).first()
+    if row is None:
+        raise NotFound(f"There is no {STOCKS.noun[0]} {key!r}.")
+    return row
+
+
+@bp.get("/stocks/<path:key>.json")
+def row_json(key: str) -> Response:
+    """One row as a JSON object: the same keys and values as a row of ``/stocks.json``."""
+    body = renderers_for(STOCKS).json([_row(key)])
+    return Response(body + "\n", content_type="application/json")
+
+
+@bp.get("/stocks/<path:key>")
+def row_page(key: str) -> str:
+    """One row's page: every field, labelled, and a link to its JSON."""
+    row = _row(key)
+    names = [row[i] for i, c in enumerate(STOCKS.columns) if c.kind is Kind.TEXT][:2]
+    title = " · ".join(str(name) for name in names)
+    return render_template("stocks/row.html", spec=STOCKS, row=row, key=key, title=title)
