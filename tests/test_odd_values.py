@@ -155,3 +155,17 @@ def test_a_rendering_error_is_reported_as_the_apps_not_the_databases(client, cap
     assert "rendering error" in error.getMessage()
     (line,) = [r for r in caplog.records if r.getMessage().startswith("stream {")]
     assert json.loads(line.getMessage().removeprefix("stream "))["failure"] == "rendering"
+
+
+def test_the_row_page_and_its_json_show_odd_values_by_their_type(app, client):
+    sqlite = app.extensions["streamtable.engine"].dialect.name == "sqlite"
+    odd_volume = INJECTION if sqlite else 10  # PostgreSQL refuses text in a bigint
+    add_stock(app, symbol="ZQR1", volume=odd_volume, price=INF, change_pct=-INF)
+    page = client.get("/stocks/ZQR1")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert '<dd class="right">Infinity</dd>' in html and ">-Infinity</dd>" in html
+    if sqlite:
+        assert ">1,&#34;injected&#34;:true</dd>" in html
+    row = strict_json(client.get("/stocks/ZQR1.json").get_data(as_text=True))
+    assert row["price"] is None and row["volume"] == odd_volume

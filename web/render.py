@@ -39,6 +39,7 @@ from flask import Flask, current_app
 from sqlalchemy import Row
 
 from .spec import ColumnSpec, Kind, TableSpec, Tone
+from .values import INF, as_text, is_finite_number, is_number
 
 try:
     # markupsafe's C escaper without the Markup wrapper: ~0.8 us/row faster than html.escape.
@@ -77,31 +78,7 @@ def defuse(text: str) -> str:
 # NaN and the infinities have no JSON form (RFC 8259 section 6): they are null, as
 # JavaScript's JSON.stringify writes them, so a number field stays a number or null for
 # every reader; a string such as "NaN" would change the field's type under them. In HTML and
-# CSV they are spelled as PostgreSQL spells them (what psql shows, what its COPY ... CSV
-# writes, and what float() reads back): NaN, Infinity, -Infinity.
-
-
-_INF = float("inf")
-
-
-def _number(value: Any) -> bool:
-    return isinstance(value, (int, float, Decimal)) and not isinstance(value, bool)
-
-
-def _finite(value: int | float | Decimal) -> bool:
-    return value.is_finite() if isinstance(value, Decimal) else -_INF < value < _INF
-
-
-def _non_finite_name(value: float | Decimal) -> str:
-    if value != value:  # only NaN differs from itself
-        return "NaN"
-    return "Infinity" if value > 0 else "-Infinity"
-
-
-def _as_text(value: Any) -> str:
-    if isinstance(value, bytes):  # a BLOB: its text where it is UTF-8
-        return value.decode("utf-8", "replace")
-    return str(value)
+# CSV they are spelled as PostgreSQL spells them (web/values.py).
 
 
 def html_value(value: Any, spec: str | None, scale: float = 1.0, unit: str = "") -> str:
@@ -109,43 +86,43 @@ def html_value(value: Any, spec: str | None, scale: float = 1.0, unit: str = "")
     unit), text escaped."""
     if value is None:
         return ""
-    if _number(value):
-        if not _finite(value):
-            return _non_finite_name(value)
+    if is_number(value):
+        if not is_finite_number(value):
+            return as_text(value)
         if not spec:
             return escape_text(str(value))
         return escape_text(format(value if scale == 1 else value / scale, spec) + unit)
-    return escape_text(_as_text(value))
+    return escape_text(as_text(value))
 
 
 def link_text(value: Any) -> str:
     """A row link's text, whatever the value is (the safe loop's)."""
-    return "" if value is None else _as_text(value)
+    return "" if value is None else as_text(value)
 
 
 def is_negative(value: Any) -> bool:
     """Whether a signed cell is marked negative, whatever the value is (the safe loop's)."""
-    return _number(value) and value < 0
+    return is_number(value) and value < 0
 
 
 def csv_value(value: Any) -> Any:
     """A CSV field by the value's type: a number as it is, anything else as defused text."""
-    if value is None or (_number(value) and _finite(value)):
+    if value is None or is_finite_number(value):
         return value
-    if _number(value):
-        return _non_finite_name(value)  # our own literal: never a formula of the data's
-    return defuse(_as_text(value))
+    if is_number(value):
+        return as_text(value)  # NaN, Infinity: our own literal, never a formula of the data's
+    return defuse(as_text(value))
 
 
 def json_value(value: Any, kind: str) -> str:
     """A JSON value by the value's type: a finite number, a string, or null."""
     if value is None:
         return "null"
-    if _number(value):
-        if not _finite(value):
+    if is_number(value):
+        if not is_finite_number(value):
             return "null"
         return str(value) if isinstance(value, Decimal) else repr(value)  # both valid JSON
-    text = _as_text(value)
+    text = as_text(value)
     if kind == "utc_timestamp":  # as the fast loop writes it, whatever the text
         text = text.replace(" ", "T") + "Z"
     return json.dumps(text)
@@ -233,8 +210,8 @@ _NAMESPACE = {
     "dumps": json.dumps,
     "io": io,
     "csv": csv,
-    "inf": _INF,
-    "ninf": -_INF,
+    "inf": INF,
+    "ninf": -INF,
     "odd": _odd,
     "h": html_value,
     "k": csv_value,

@@ -14,7 +14,6 @@ import json
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, fields
-from decimal import Decimal
 from operator import itemgetter
 from time import perf_counter
 from typing import Any, Protocol
@@ -27,6 +26,7 @@ from . import shutdown, signals
 from .chunker import chunked
 from .db import DatabaseMissing, QueryTimeout, stream_select
 from .spec import Aggregate, TableSpec
+from .values import is_finite_number
 
 
 class Outcome(enum.StrEnum):
@@ -87,18 +87,6 @@ class Source:
     started: float  # perf_counter() when the request arrived
 
 
-_INF = float("inf")
-_NAN = float("nan")
-
-
-def _finite_number(value: Any) -> bool:
-    return (
-        isinstance(value, (int, float, Decimal))
-        and not isinstance(value, bool)
-        and (value.is_finite() if isinstance(value, Decimal) else -_INF < value < _INF)
-    )
-
-
 class Tally:
     """The rows passing through, counted; the footer's figures and the facets' counts (rows
     per value of each facetable column), in the same pass: no second query. Counting costs
@@ -122,11 +110,11 @@ class Tally:
             try:
                 total = sum(values)
             except TypeError:  # a NULL, or text the storage held in a number column
-                total = _NAN
-            if not -_INF < total < _INF:
+                total = None
+            if not is_finite_number(total):
                 # Only finite numbers count, as SQL's avg() skips NULL: one NaN would make
                 # the footer say "average price nan". Ordinary chunks pay for one sum.
-                values = [v for v in values if _finite_number(v)]
+                values = [v for v in values if is_finite_number(v)]
                 total = sum(values)
             self._sums[i] += total
             self._counts[i] += len(values)
