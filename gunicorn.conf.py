@@ -5,6 +5,7 @@ beside it. Deployment, with nginx in front of several servers: docs/deployment.m
 """
 
 import os
+import signal
 
 wsgi_app = "web:create_app()"
 bind = os.environ.get("BIND", "127.0.0.1:8000")
@@ -26,6 +27,10 @@ timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
 # 30 s covers the largest page measured: 1M rows took 22 s to stream into Chromium. Give
 # the process supervisor a longer stop timeout (systemd TimeoutStopSec, docker --time).
 graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "30"))
+# Half a second before the grace ends, the streams still running are cut so each logs its
+# line (outcome "shutdown"), and once the grace is over the worker exits even if a thread
+# is still busy: gthread alone would wait for it until the heartbeat killed the worker
+# (web/shutdown.py says what was measured). tests/e2e/test_nginx.py sends HUP and TERM.
 # Idle seconds before a kept-alive connection closes. Behind nginx, keep nginx's upstream
 # keepalive_timeout below this (deploy/nginx.conf: 4 s), so nginx never reuses a connection
 # that gunicorn is closing.
@@ -37,6 +42,29 @@ accesslog = os.environ.get("GUNICORN_ACCESSLOG", "-") or None
 # gunicorn 25+ opens a control socket at one fixed path per user, which several servers on
 # one machine (tests, benchmarks, a dev server) would fight over. Nothing here uses it.
 control_socket_disable = True
+
+
+def post_worker_init(worker) -> None:
+    """Track each request's connection, and plan the cut for when the worker is stopped."""
+    from web import shutdown
+
+    worker.wsgi = shutdown.track_connections(worker.wsgi)
+    stop = worker.handle_exit
+
+    def on_stop(sig, frame) -> None:
+        if worker.alive:
+            shutdown.cut_later(worker.cfg.graceful_timeout - shutdown.CUT_MARGIN_SECONDS)
+        stop(sig, frame)
+
+    signal.signal(signal.SIGTERM, on_stop)
+    signal.siginterrupt(signal.SIGTERM, False)  # as gunicorn has it: no EINTR in requests
+
+
+def worker_exit(server, worker) -> None:
+    """The grace is over: cut what still runs, and exit without waiting for stuck threads."""
+    from web import shutdown
+
+    shutdown.exit_when_threads_done()
 
 
 def when_ready(server) -> None:

@@ -31,3 +31,32 @@ def test_other_names_are_exported_as_they_are(app, client):
     for symbol, name in names.items():
         add_stock(app, symbol=symbol, name=name)
     assert exported_names(client, "q=ZQF") == names
+
+
+@pytest.mark.parametrize(
+    "prefix",
+    [" =", "\n=", " \t+", "\u3000-", "\uff1d", "\uff0b", "\uff0d", "\uff20", " \uff1d"],
+    ids=[
+        "space",
+        "newline",
+        "space-tab",
+        "ideographic-space",
+        "fw-equals",
+        "fw-plus",
+        "fw-minus",
+        "fw-at",
+        "space-fw-equals",
+    ],
+)
+def test_a_formula_behind_whitespace_or_in_fullwidth_is_defused_too(app, client, prefix):
+    """A cell a reader trims, or text NFKC folds to ASCII, would still be a formula."""
+    name = f"{prefix}1+cmd|' /C calc'!A0"
+    add_stock(app, symbol="ZQF5", name=name)
+    assert exported_names(client, "q=ZQF5") == {"ZQF5": "'" + name}
+
+
+def test_leading_whitespace_alone_is_left_as_it_is(app, client):
+    names = {"ZQF6": " Acme", "ZQF7": "\nAcme", "ZQF8": "Acme \uff1d"}
+    for symbol, name in names.items():
+        add_stock(app, symbol=symbol, name=name)
+    assert exported_names(client, "q=ZQF") == names

@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import Flask
 
-from . import compression, db, errors, render, security, settings, signals, streams
+from . import compression, db, errors, health, render, security, settings, signals, streams
 from .models import STOCKS
 
 
@@ -34,5 +34,6 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from . import stocks
 
     app.register_blueprint(stocks.bp)
+    app.register_blueprint(health.bp)
     app.add_url_rule("/", endpoint="index", view_func=stocks.index)
     return app

@@ -7,16 +7,28 @@ docs/postgresql.md says how to set it up and which server-side limits to add.
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from time import monotonic
+from urllib.parse import quote
 
 import psycopg
 from flask import Flask, current_app
-from sqlalchemy import Connection, Engine, Executable, Row, create_engine, event
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Executable,
+    Row,
+    Table,
+    create_engine,
+    event,
+    literal,
+    select,
+)
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DisconnectionError, OperationalError
 
 EXTENSION_KEY = "streamtable.engine"
 
@@ -43,8 +55,17 @@ def default_database_url(instance_path: str) -> str:
     return f"sqlite:///{Path(instance_path) / 'streamtable.db'}"
 
 
-def make_engine(url: str) -> Engine:
+class DatabaseMissing(Exception):
+    """The app's SQLite file is not there. Only a seed creates it (seed.py, ``make run``):
+    an app that made an empty one would serve an empty table as if that were the data."""
+
+
+def make_engine(url: str, must_exist: bool = False) -> Engine:
     """An engine tuned for streaming reads; used by the app and by seed.py alike.
+
+    ``must_exist`` (the app's engine): an SQLite file is opened, never created, and a
+    pooled connection is dropped once the path no longer names the file it opened (see
+    :func:`_open_existing_file`).
 
     On PostgreSQL, connections carry :data:`POSTGRESQL_OPTIONS` (a server-side safety net:
     a stalled or leaked transaction is ended by the server) and the application name
@@ -59,6 +80,9 @@ def make_engine(url: str) -> Engine:
         in_memory = parsed.database in (None, "", ":memory:")  # one connection, no pool
         engine = create_engine(parsed, **({} if in_memory else STREAM_POOL))
         event.listen(engine, "connect", _tune_sqlite)
+        if must_exist and not in_memory:
+            _open_existing_file(engine, Path(parsed.database))
+            _truncate_wal_after_bulk_writes(engine, Path(f"{parsed.database}-wal"))
         return engine
     if parsed.get_backend_name() != "postgresql":
         return create_engine(parsed)
@@ -70,11 +94,14 @@ def make_engine(url: str) -> Engine:
     return create_engine(parsed, connect_args=connect_args, pool_pre_ping=True, **STREAM_POOL)
 
 
+SQLITE_BUSY_TIMEOUT_MS = 5000
+
+
 def _tune_sqlite(dbapi_connection, connection_record) -> None:
     cursor = dbapi_connection.cursor()
     # WAL lets readers stream while seed.py replaces the table; readers keep their snapshot.
     cursor.execute("PRAGMA journal_mode = WAL")
-    cursor.execute("PRAGMA busy_timeout = 5000")
+    cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
     # Each stream holds a connection, so its page cache is paid once per concurrent stream:
     # 256 KiB (not the 2 MB default) keeps 32 streams in a worker under ~150 MB, and the
     # operating system caches the file anyway (measured: no change in rows/s at 1M rows).
@@ -85,12 +112,101 @@ def _tune_sqlite(dbapi_connection, connection_record) -> None:
     cursor.close()
 
 
+def _open_existing_file(engine: Engine, path: Path) -> None:
+    """Open ``path`` read-write but never create it, and keep no connection to a file that
+    is no longer at ``path``.
+
+    SQLite creates a missing file on connect, so a database deleted while the app runs
+    came back empty on the next request. And a connection holds the file it opened, not
+    the path: after the file was deleted, or replaced by a restored copy, pooled
+    connections went on reading the old one. So each connection notes the file it opened
+    (device and inode), and is checked against the path when a stream takes it from the
+    pool (one ``stat``, ~2 us a stream); a stale one is dropped and a new one opened.
+    """
+
+    @event.listens_for(engine, "do_connect")
+    def open_existing(dialect, connection_record, cargs, cparams) -> None:
+        if not path.exists():
+            raise DatabaseMissing(f"no database file at {path}: seed.py creates it")
+        if not str(cargs[0]).startswith("file:"):  # a URI filename is taken as given
+            cargs[0] = f"file:{quote(str(path))}?mode=rw"
+            cparams["uri"] = True
+
+    @event.listens_for(engine, "connect")
+    def note_file(dbapi_connection, connection_record) -> None:
+        connection_record.info["file"] = _file_identity(path)
+
+    @event.listens_for(engine, "checkout")
+    def check_file(dbapi_connection, connection_record, connection_proxy) -> None:
+        if connection_record.info.get("file") != _file_identity(path):
+            # The pool drops this connection and opens a new one, which finds the file
+            # at the path now, or raises DatabaseMissing.
+            raise DisconnectionError(f"{path} is no longer the file this connection opened")
+
+
+WAL_TRUNCATE_BYTES = 64 * 2**20
+"""A write-ahead log bigger than this is truncated once no stream reads it. Only a bulk
+write grows it so far: a reseed of 1M rows left 307 MB (issue 14), which stayed while the
+app's pool kept its connections open, since SQLite deletes the log only when the last
+connection closes, and reads alone never shrink it. Reads and the usual small writes
+stay far below (SQLite checkpoints at 1,000 pages, ~4 MB)."""
+
+
+def _truncate_wal_after_bulk_writes(engine: Engine, wal: Path) -> None:
+    """When a connection comes back to the pool and the log is big, try a TRUNCATE
+    checkpoint without waiting: it succeeds once no reader uses the log, i.e. when the
+    last stream that began before the reseed ends. Costs one ``stat`` a stream."""
+
+    @event.listens_for(engine, "checkin")
+    def truncate_big_wal(dbapi_connection, connection_record) -> None:
+        if dbapi_connection is None:  # invalidated
+            return
+        try:
+            if wal.stat().st_size <= WAL_TRUNCATE_BYTES:
+                return
+        except FileNotFoundError:
+            return
+        # busy_timeout 0: with a reader still on the log, the checkpoint gives up at once
+        # (the next stream to end tries again), rather than hold this thread 5 s.
+        dbapi_connection.execute("PRAGMA busy_timeout = 0")
+        try:
+            dbapi_connection.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+        finally:
+            dbapi_connection.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+
+
+def _file_identity(path: Path) -> tuple[int, int] | None:
+    try:
+        stat = path.stat()
+    except FileNotFoundError:
+        return None
+    return stat.st_dev, stat.st_ino
+
+
+def database_file_missing(engine: Engine) -> bool:
+    """Whether ``engine`` is on an SQLite file that does not exist (yet)."""
+    database = engine.url.database
+    if engine.dialect.name != "sqlite" or database in (None, "", ":memory:"):
+        return False
+    return not database.startswith("file:") and not Path(database).exists()
+
+
+def create_database_file(engine: Engine) -> None:
+    """Create ``engine``'s SQLite file, empty, if it is missing: what a seed does first."""
+    if database_file_missing(engine):
+        sqlite3.connect(engine.url.database).close()
+
+
+def database_url(app: Flask) -> str:
+    """The app's database: ``DATABASE_URL``, or the SQLite file in its instance folder."""
+    if url := app.config["DATABASE_URL"]:
+        return url
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    return default_database_url(app.instance_path)
+
+
 def init_app(app: Flask) -> None:
-    url = app.config["DATABASE_URL"]
-    if not url:
-        Path(app.instance_path).mkdir(parents=True, exist_ok=True)
-        url = default_database_url(app.instance_path)
-    app.extensions[EXTENSION_KEY] = make_engine(url)
+    app.extensions[EXTENSION_KEY] = make_engine(database_url(app), must_exist=True)
 
 
 def get_engine(app: Flask | None = None) -> Engine:
@@ -135,6 +251,15 @@ def stream_select(
                 rows = result.fetchmany(fetch_rows)
 
 
+def probe(engine: Engine, table: Table, timeout: float) -> None:
+    """Read one row of ``table`` within ``timeout`` seconds, or raise: the database is
+    there, holds the table, and answers. Goes through the pool as a stream would, so a
+    connection to a file that is gone is noticed too."""
+    with engine.connect() as connection, _statement_timeout(connection, timeout) as step:
+        step()
+        connection.execute(select(literal(1)).select_from(table).limit(1)).all()
+
+
 def scalar_within(engine: Engine, statement: Executable, seconds: float) -> object | None:
     """The statement's one value, or None when the database needs longer than ``seconds``
     (it then stops working on it): for figures worth having only when they come quickly."""
@@ -146,7 +271,9 @@ def scalar_within(engine: Engine, statement: Executable, seconds: float) -> obje
         ):
             step()
             return connection.execute(statement).scalar()
-    except QueryTimeout:
+    # A database that is missing or failing: no figure, and the stream that follows says
+    # what is wrong, on the page and in the log (web/streams.py), rather than a 500 here.
+    except (QueryTimeout, DatabaseMissing, OperationalError):
         return None
 
 

@@ -10,6 +10,7 @@ so readers go on reading the old table for the whole load.
 from __future__ import annotations
 
 import os
+import sqlite3
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -21,6 +22,7 @@ import psycopg
 from sqlalchemy import Engine, Index, MetaData, func, inspect, select
 from sqlalchemy.schema import CreateIndex, CreateTable
 
+from .db import create_database_file, database_file_missing
 from .models import STOCKS, stocks
 
 BLOCK_ROWS = 10_000
@@ -255,8 +257,8 @@ def _in_spec_order(columns: dict[str, list], count: int) -> list[list]:
 
 
 def count_rows(engine: Engine) -> int:
-    """Rows in the stocks table, or 0 when the table does not exist yet."""
-    if not inspect(engine).has_table(stocks.name):
+    """Rows in the stocks table, or 0 when the table (or its database file) does not exist yet."""
+    if database_file_missing(engine) or not inspect(engine).has_table(stocks.name):
         return 0
     with engine.connect() as conn:
         return conn.scalar(select(func.count()).select_from(stocks))
@@ -279,6 +281,10 @@ def seed(
     """
     if rows < 0:
         raise SeedError("--rows must be zero or more")
+    try:
+        create_database_file(engine)  # the one place a database file is made (web/db.py)
+    except sqlite3.Error as error:
+        raise SeedError(f"database error: {error}") from error
     existing = count_rows(engine)
     if existing and not reset:
         raise SeedError(
@@ -337,8 +343,15 @@ def _load_sqlite(engine: Engine, blocks: Iterator[list[tuple]], progress: Progre
             for statement in create_indexes:
                 cursor.execute(statement)
             cursor.execute("COMMIT")
-        except BaseException:
-            cursor.execute("ROLLBACK")
+        except BaseException as error:
+            # SQLite rolls back by itself on some errors ("database or disk is full"); a
+            # second ROLLBACK would then fail and hide the error that matters.
+            if dbapi.in_transaction:
+                cursor.execute("ROLLBACK")
+            if isinstance(error, sqlite3.Error):
+                raise SeedError(
+                    f"database error: {error}; the table is as it was before"
+                ) from error
             raise
     finally:
         raw.invalidate()  # its settings were changed for the load; do not pool it

@@ -19,6 +19,8 @@ from functools import cached_property, lru_cache
 from sqlalchemy import Column, ColumnElement, Index, Integer, MetaData, String, Table, cast
 from sqlalchemy.types import TypeEngine
 
+from .values import as_text, is_finite_number
+
 
 class Kind(enum.StrEnum):
     """What a column holds, which decides how it can be filtered."""
@@ -133,8 +135,8 @@ class ColumnSpec:
         if value is None:
             return ""
         spec, scale = self.format.html, self.format.scale
-        if spec is None:
-            return str(value)
+        if spec is None or not is_finite_number(value):  # text, NaN: as it is (web/values.py)
+            return as_text(value)
         if scale == 1:
             return format(value, spec)
         return f"{value:,} ({value / scale:{spec}}{self.format.unit})"

@@ -22,10 +22,11 @@ from uuid import uuid4
 from flask import Flask
 from sqlalchemy import Engine, Row, Select
 
-from . import signals
+from . import shutdown, signals
 from .chunker import chunked
-from .db import QueryTimeout, stream_select
+from .db import DatabaseMissing, QueryTimeout, stream_select
 from .spec import Aggregate, TableSpec
+from .values import is_finite_number
 
 
 class Outcome(enum.StrEnum):
@@ -33,8 +34,22 @@ class Outcome(enum.StrEnum):
     COMPLETED = "completed"
     LIMITED = "limited"  # MAX_ROWS reached, more rows left out
     TIMED_OUT = "timed out"  # the database took longer than STATEMENT_TIMEOUT for a step
-    FAILED = "failed"  # the database (or a renderer) failed mid-stream
+    FAILED = "failed"  # the database or a renderer failed mid-stream (see Failure)
     ABORTED = "aborted"  # the client left
+    SHUTDOWN = "shutdown"  # cut by the server stopping (web.shutdown)
+
+
+class Failure(enum.StrEnum):
+    """What failed, when a stream's outcome is FAILED: the reader is told which, and a
+    rendering fault (the app's) is never reported as the database's."""
+
+    DATABASE = "database"
+    MISSING_DATABASE = "missing database"  # the SQLite file is not there (web.db)
+    RENDERING = "rendering"
+
+
+class RenderingFailed(Exception):
+    """Raised from a chunk of rows the app could not render; the cause is the error."""
 
 
 @dataclass(frozen=True)
@@ -90,11 +105,18 @@ class Tally:
         self.rows += len(batch)
         for counter, value in self._facet_values:
             counter.update(map(value, batch))
-        for i, (position, column) in enumerate(self._summaries):
+        for i, (position, _) in enumerate(self._summaries):
             values = [row[position] for row in batch]
-            if column.nullable:
-                values = [value for value in values if value is not None]
-            self._sums[i] += sum(values)
+            try:
+                total = sum(values)
+            except TypeError:  # a NULL, or text the storage held in a number column
+                total = None
+            if not is_finite_number(total):
+                # Only finite numbers count, as SQL's avg() skips NULL: one NaN would make
+                # the footer say "average price nan". Ordinary chunks pay for one sum.
+                values = [v for v in values if is_finite_number(v)]
+                total = sum(values)
+            self._sums[i] += total
             self._counts[i] += len(values)
 
     def figures(self) -> list[tuple[str, str]]:
@@ -149,6 +171,7 @@ class Ending:
     max_rows: int | None = None  # the cap, when it was reached
     timeout_seconds: float | None = None  # the step's bound, when it timed out
     reference: str | None = None  # of the logged error, when it failed
+    failure: Failure | None = None  # what failed, when it failed
 
     @property
     def early(self) -> bool:
@@ -184,12 +207,14 @@ class StreamReport:
     seconds: float = 0.0
     outcome: Outcome = Outcome.STREAMING
     reference: str | None = None  # of the logged error, when it failed
+    failure: Failure | None = None  # what failed, when it failed
     error: BaseException | None = field(default=None, repr=False, compare=False)
 
     def as_dict(self) -> dict[str, Any]:
         """The JSON-able fields (the error itself is logged with its traceback instead)."""
         line = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "error"}
         line["outcome"] = str(self.outcome)
+        line["failure"] = None if self.failure is None else str(self.failure)
         return line
 
 
@@ -200,15 +225,24 @@ def log_report(sender: Flask, report: StreamReport) -> None:
         sender.logger.warning("stream of %s timed out after %d rows", report.path, report.rows)
     elif report.outcome is Outcome.FAILED:
         sender.logger.error(
-            "stream of %s failed after %d rows (reference %s)",
+            "stream of %s failed after %d rows: %s error (reference %s)",
             report.path,
             report.rows,
+            report.failure,
             report.reference,
             exc_info=report.error,
         )
     line = report.as_dict()
     line["aborted"] = report.outcome is Outcome.ABORTED
     sender.logger.info("stream %s", json.dumps(line))
+
+
+def _failure(error: Exception) -> Failure:
+    if isinstance(error, RenderingFailed):
+        return Failure.RENDERING
+    if isinstance(error, DatabaseMissing):
+        return Failure.MISSING_DATABASE
+    return Failure.DATABASE
 
 
 def stream(source: Source, output: Output) -> Iterator[bytes]:
@@ -230,6 +264,7 @@ def stream(source: Source, output: Output) -> Iterator[bytes]:
     )
     summary = Tally(source.table, totals=output.shows_totals)
     report = StreamReport(source.path)
+    running = shutdown.stream_started(lambda: _log_as_cut(source, report))
 
     def ending(outcome: Outcome, **details: Any) -> Ending:
         elapsed = perf_counter() - source.started
@@ -239,8 +274,12 @@ def stream(source: Source, output: Output) -> Iterator[bytes]:
         report.bytes += len(opening := output.opening())
         yield opening
         for chunk in chunked(cap.apply(batches), settings.chunk_rows, settings.flush_seconds):
-            summary.add(chunk)
-            data = output.rows(chunk) + output.progress(summary)
+            try:  # the app's own work on the rows: its faults are not the database's
+                summary.add(chunk)
+                data = output.rows(chunk) + output.progress(summary)
+            except Exception as error:
+                summary.rows = report.rows  # the rows sent: this chunk never went out
+                raise RenderingFailed(f"after {summary.rows} rows") from error
             if report.first_rows_seconds is None:
                 report.first_rows_seconds = perf_counter() - source.started
             report.rows, report.bytes = summary.rows, report.bytes + len(data)
@@ -253,8 +292,8 @@ def stream(source: Source, output: Output) -> Iterator[bytes]:
         report.bytes += len(closing := output.closing(end))
         report.outcome = end.outcome
         yield closing
-    except GeneratorExit:
-        report.outcome = Outcome.ABORTED
+    except GeneratorExit:  # the server closed the stream: its client left, or it stops
+        report.outcome = Outcome.SHUTDOWN if shutdown.stopping.is_set() else Outcome.ABORTED
         raise
     except QueryTimeout as timeout:
         report.outcome = Outcome.TIMED_OUT
@@ -263,11 +302,21 @@ def stream(source: Source, output: Output) -> Iterator[bytes]:
         yield output.closing(ending(Outcome.TIMED_OUT, timeout_seconds=timeout.seconds))
     except Exception as error:
         report.outcome, report.error = Outcome.FAILED, error
+        report.failure = _failure(error)
         report.reference = uuid4().hex[:8]
         if not output.ends_cleanly:
             raise
-        yield output.closing(ending(Outcome.FAILED, reference=report.reference))
+        end = ending(Outcome.FAILED, reference=report.reference, failure=report.failure)
+        yield output.closing(end)
     finally:
         batches.close()
-        report.seconds = perf_counter() - source.started
-        signals.stream_ended.send(source.app, report=report)
+        if shutdown.stream_ended(running):  # else the shutdown has logged it already
+            report.seconds = perf_counter() - source.started
+            signals.stream_ended.send(source.app, report=report)
+
+
+def _log_as_cut(source: Source, report: StreamReport) -> None:
+    """Report a stream the server's shutdown cut, for it: its thread is stuck elsewhere."""
+    report.outcome = Outcome.SHUTDOWN
+    report.seconds = perf_counter() - source.started
+    signals.stream_ended.send(source.app, report=report)

@@ -10,10 +10,13 @@ replaced, and a shutdown lets a running stream finish or cuts it off after its g
 from __future__ import annotations
 
 import http.client
+import json
 import os
 import re
 import signal
+import socket
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from contextlib import closing, suppress
@@ -149,6 +152,48 @@ def test_a_client_leaving_through_nginx_stops_the_stream_on_the_app_server(
     gates.wait_for_outcomes({path: "aborted"}, since=mark)
 
 
+def test_nginx_closes_an_http_0_9_request_without_an_answer(proxy: Nginx):
+    """HTTP/0.9 has no headers, so no Content-Security-Policy: no answer at all."""
+    host, port = proxy.url.removeprefix("http://").split(":")
+    for request, answered in ((b"GET /stocks\r\n", False), (b"GET /health HTTP/1.0\r\n\r\n", True)):
+        with socket.create_connection((host, int(port)), timeout=15) as sock:
+            sock.sendall(request)
+            received = b""
+            while data := sock.recv(1 << 16):
+                received += data
+        assert received.startswith(b"HTTP/1.1 200 OK\r\n") == answered, received[:80]
+        assert bool(received) == answered
+
+
+def test_nginx_answers_health_from_a_sound_server_and_sets_a_failing_one_aside(
+    server_database_url: str, tmp_path: Path
+):
+    """One app server has lost its database: a prober polling /health through nginx gets
+    "ok" from the other, and nginx then sends the pages there too."""
+    missing = f"sqlite:///{tmp_path / 'deleted.db'}"
+    with (
+        app_server(server_database_url, tmp_path) as sound,
+        app_server(missing, tmp_path) as failing,
+        nginx([sound.address, failing.address], tmp_path / "nginx") as proxy,
+    ):
+        for _ in range(4):
+            with urllib.request.urlopen(f"{proxy.url}/health", timeout=15) as response:
+                assert response.status == 200 and response.read() == b"ok\n"
+        wait_for(
+            lambda: "/health" in failing.requested_paths(),
+            timeout=10,
+            what="nginx to have asked the failing server once",
+        )
+        for _ in range(3):
+            with urllib.request.urlopen(f"{proxy.url}/stocks", timeout=15) as response:
+                assert ends_whole(response.read())
+        assert "/stocks" not in failing.requested_paths()
+        with pytest.raises(urllib.error.HTTPError) as direct:
+            urllib.request.urlopen(f"{failing.url}/health", timeout=15)
+        direct.value.close()
+        assert direct.value.code == 503
+
+
 # --- gunicorn.conf.py on its own -----------------------------------------------------------
 
 TIMEOUT = 2
@@ -243,11 +288,28 @@ def test_shutdown_lets_a_running_stream_finish(server_database_url: str, tmp_pat
         assert server.process.wait(timeout=15) == 0
 
 
+def logged_outcomes(server: AppServer, path: str) -> list[str]:
+    """The outcome of each stream of ``path`` in the server's log (its one line each)."""
+    lines = re.findall(r"INFO in streams: stream (\{.*\})$", server.log_text(), re.MULTILINE)
+    return [line["outcome"] for line in map(json.loads, lines) if line["path"] == path]
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:  # exited, and reaped by the master
+        return False
+    return True
+
+
+GRACE = 2
+"""GUNICORN_GRACEFUL_TIMEOUT for the shutdown tests, in seconds."""
+
+
 def test_shutdown_cuts_a_stream_still_running_after_the_graceful_timeout(
     server_database_url: str, tmp_path: Path
 ):
-    grace = 2
-    env = {"GUNICORN_GRACEFUL_TIMEOUT": str(grace)}
+    env = {"GUNICORN_GRACEFUL_TIMEOUT": str(GRACE)}
     with app_server(server_database_url, tmp_path, env) as server:
         server.gate.hold()
         with open_stream(server.url, "/stocks") as stream:
@@ -257,5 +319,34 @@ def test_shutdown_cuts_a_stream_still_running_after_the_graceful_timeout(
             # Cut without its last chunk: the client sees an incomplete body, not a short table.
             with pytest.raises(http.client.IncompleteRead):
                 stream.response.read()
-            assert time.monotonic() - stopping >= grace - 0.5  # it had its grace first
+            assert time.monotonic() - stopping >= GRACE - 0.5  # it had its grace first
         assert server.process.wait(timeout=15) == 0
+        assert logged_outcomes(server, "/stocks") == ["shutdown"]
+
+
+def test_reload_cuts_a_stream_after_the_grace_and_the_old_worker_exits_then(
+    server_database_url: str, tmp_path: Path
+):
+    """kill -HUP: the old worker leaves once its grace is over, not when the heartbeat
+    (GUNICORN_TIMEOUT, 30 s here) would kill it, and its cut stream logs its line."""
+    env = {"GUNICORN_GRACEFUL_TIMEOUT": str(GRACE)}
+    path = "/stocks?sort=price"
+    with app_server(server_database_url, tmp_path, env) as server:
+        (old,) = server.worker_pids()
+        server.gate.hold()
+        with open_stream(server.url, path) as stream:
+            server.gate.wait_until_waiting(1)
+            reloading = time.monotonic()
+            server.process.send_signal(signal.SIGHUP)
+            with pytest.raises(http.client.IncompleteRead):
+                stream.response.read()
+            assert time.monotonic() - reloading >= GRACE - 0.5
+        wait_for(lambda: not alive(old), timeout=GRACE + 5, what="the old worker to exit")
+        assert time.monotonic() - reloading < GRACE + 5
+        assert "WORKER TIMEOUT" not in server.log_text()
+        assert logged_outcomes(server, path) == ["shutdown"]
+        (_, new) = server.worker_pids()
+        assert alive(new)
+        with urllib.request.urlopen(f"{server.url}/stocks", timeout=15) as response:
+            assert ends_whole(response.read())
+        wait_for(lambda: logged_outcomes(server, "/stocks") == ["completed"], 10, "its line")
