@@ -26,6 +26,7 @@ import gc
 import io
 import math
 import re
+import sqlite3
 from array import array
 from bisect import bisect_right
 from collections.abc import Callable, Iterator, Sequence
@@ -39,6 +40,7 @@ from typing import BinaryIO
 import numpy as np
 from sqlalchemy import BigInteger, Engine, SmallInteger
 
+from .db import create_database_file
 from .models import STOCKS
 from .render import FORMULA_PREFIXES
 from .seeding import SeedError, count_rows, replace_rows
@@ -766,6 +768,10 @@ def load_csv(
     data stays if anything fails). Refuses a non-empty table unless ``reset`` is given."""
     if rows.spec is not STOCKS:
         raise ValueError("the loaders write the stocks table; parse other specs with CsvRows")
+    try:
+        create_database_file(engine)  # a load, like a seed, may make the file (web/db.py)
+    except sqlite3.Error as error:
+        raise SeedError(f"database error: {error}") from error
     existing = count_rows(engine)
     if existing and not reset:
         raise SeedError(
