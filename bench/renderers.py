@@ -17,6 +17,7 @@ from web.compression import COMPRESSORS
 from web.models import STOCKS
 from web.render import renderers_for
 from web.seeding import generate_rows
+from web.streams import Tally
 
 from . import baselines
 from .log import progress
@@ -56,7 +57,37 @@ def measure() -> dict[str, Any]:
             }
         )
         progress(f"renderer {name}: generated {results[-1]['ratio']}x hand-written")
-    return {"rows": ROWS, "rounds": ROUNDS, "results": results, "row_link": _row_link(chunks)}
+    return {
+        "rows": ROWS,
+        "rounds": ROUNDS,
+        "results": results,
+        "row_link": _row_link(chunks),
+        "facets": _facets(chunks),
+    }
+
+
+def _facets(chunks: list) -> dict[str, Any]:
+    """What counting the facets costs the page: each chunk rendered and tallied (footer
+    figures, as every page does) with the facet counts and without, in rows/s."""
+    render = renderers_for(STOCKS).html
+    plain = replace(STOCKS, columns=tuple(replace(c, facetable=False) for c in STOCKS.columns))
+
+    def page(table) -> None:
+        tally = Tally(table, totals=True)
+        for chunk in chunks:
+            tally.add(chunk)
+            render(chunk)
+
+    times: dict[str, list[float]] = {"with": [], "without": []}
+    for _ in range(ROUNDS):
+        for name, table in (("with", STOCKS), ("without", plain)):
+            times[name].append(timeit.timeit(lambda t=table: page(t), number=1))
+    result = {
+        "facets": [column.key for _, column in STOCKS.facets],
+        "rows_per_s_ratio": round(median(times["without"]) / median(times["with"]), 3),
+    }
+    progress(f"facets: {result}")
+    return result
 
 
 def _row_link(chunks: list) -> dict[str, Any]:

@@ -20,8 +20,15 @@ PAGES = [
     "/stocks?sort=volume&q=acme",
     "/stocks?q=solar+inc",
     "/stocks?q=xyzzy",
+    # Issue 10's kinds of view: a numeric range, several values of an enum, a text filter,
+    # two filters with a sort, a column choice.
+    "/stocks?price__gte=100&price__lte=200",
+    "/stocks?exchange=NYSE&exchange=NASDAQ",
+    "/stocks?name__contains=robotics",
+    "/stocks?sort=volume&dir=desc&sector=Utilities&change_pct__lt=0",
+    "/stocks?cols=symbol,name,price",
 ]
-EXPORTS = ["/stocks.csv", "/stocks.ndjson"]
+EXPORTS = ["/stocks.csv", "/stocks.ndjson", "/stocks.json"]
 TIMEOUT_SECONDS = 600.0
 
 
