@@ -172,13 +172,13 @@ def handwritten_row_group(rows: list[Row]) -> str:
     e = render.escape_text
     return "".join(
         [
-            '<div class="g"><table role="rowgroup">',
+            '<tbody class="g">',
             *[
                 f"<tr><td>{e(symbol)}<td>{e(name)}<td>{e(exchange)}<td>{e(sector)}"
                 f"<td>{price:,.2f}<td>{change:+.2f}<td>{volume:,}<td>{cap:,}<td>{e(updated)}"
                 for symbol, name, exchange, sector, price, change, volume, cap, updated in rows
             ],
-            "</table></div>",
+            "</tbody>",
         ]
     )
 

@@ -216,5 +216,5 @@ def leave_mid_stream(app: Flask, client: FlaskClient, path: str, **request) -> t
 
 def table_cells(html: str) -> list[dict[str, str]]:
     """The rows of rendered row groups, each as {column key: cell text}, in the spec's order."""
-    rows = re.findall(r"<tr>(.*?)(?=<tr>|</table>)", html, flags=re.DOTALL)
+    rows = re.findall(r"<tr>(.*?)(?=<tr>|</tbody>|</table>)", html, flags=re.DOTALL)
     return [dict(zip(STOCKS.keys, row.split("<td>")[1:], strict=True)) for row in rows]

@@ -35,7 +35,7 @@
     const rows = document.getElementById("rows");
     if (!rows) return 0;
     if (counted.rows !== rows) Object.assign(counted, { rows, groups: 0, total: 0 });
-    const groups = rows.children;
+    const groups = rows.tBodies;
     while (counted.groups < groups.length - 1) {
       counted.total += groups[counted.groups].getElementsByTagName("tr").length;
       counted.groups += 1;

@@ -47,7 +47,7 @@ def column(tab: Page, key: str) -> list[str]:
     """The texts of one column of the table, by its key in the spec."""
     index = STOCKS.keys.index(key) + 1
     # textContent: rows off screen are not rendered (content-visibility), so no innerText.
-    return tab.locator(f"#rows tr td:nth-child({index})").all_text_contents()
+    return tab.locator(f"#rows td:nth-child({index})").all_text_contents()
 
 
 def number(text: str) -> float:
@@ -115,7 +115,7 @@ def test_a_search_with_no_matches_says_so(tab: Page, mode: str):
     tab.get_by_label("Search").fill("no such stock")
     tab.get_by_label("Search").press("Enter")
     expect(tab.locator("#stream-end")).to_contain_text("No stocks match this view.")
-    expect(tab.locator("#rows tr")).to_have_count(0)
+    expect(tab.locator(".g tr")).to_have_count(0)
 
 
 def test_bad_input_shows_a_message(tab: Page, mode: str, base_url: str):
@@ -156,7 +156,7 @@ def test_first_rows_of_a_new_view_show_before_its_stream_completes(
     gate.hold()
     tab.get_by_role("link", name="Change %").click(no_wait_after=True)
     expect(tab.locator("th[aria-sort=ascending]")).to_have_text("Change %")
-    expect(tab.locator("#rows tr").first).to_be_visible()
+    expect(tab.locator(".g tr").first).to_be_visible()
     gate.wait_until_waiting(1)  # the server is provably still holding the new stream open
     expect(tab.locator("#stream-end")).to_have_count(0)
     if mode == "htmx":
@@ -195,7 +195,7 @@ def test_sorting_while_the_page_still_streams_restreams_in_place(page: Page, gat
     mark = gate.mark()
     gate.hold()
     page.goto("/stocks", wait_until="commit")
-    expect(page.locator("#rows tr").first).to_be_visible()
+    expect(page.locator(".g tr").first).to_be_visible()
     gate.wait_until_waiting(1)
     page.evaluate("window.sameDocument = true")
 
