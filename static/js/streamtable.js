@@ -25,6 +25,12 @@
     }
   });
 
+  // htmx sets up its history handling (back/forward reload the view the address bar shows)
+  // only in initialize(), at DOMContentLoaded. A page restored by Back is still streaming
+  // then, and a second Back would change the address but not the table: set it up now. The
+  // listener above keeps this from walking the page; htmx's own call later changes nothing.
+  htmx.initialize();
+
   // --- busy state and progress -------------------------------------------------------
 
   const counted = { rows: null, groups: 0, total: 0 };
@@ -74,7 +80,6 @@
       // The page itself is still arriving: stop that download (the server sees the
       // client leave and ends its query), or its rows would keep landing in the new table.
       window.stop();
-      htmx.initialize(); // DOMContentLoaded will not come now; set up history as it would
     }
     // hx-sync ":replace" has just aborted the request this one replaces. hx-multipart
     // logs the abort as an error (console.error, before any listener could cancel it)

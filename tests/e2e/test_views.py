@@ -231,3 +231,33 @@ def test_exports_download_the_current_view(tab: Page, mode: str):
     lines = Path(download.value.path()).read_text(encoding="utf-8").splitlines()
     assert len(lines) == expected_rows
     assert [json.loads(line)["symbol"] for line in lines] == [r[0] for r in records[1:]]
+
+
+def test_back_forward_back_in_quick_succession_show_the_view_the_address_says(
+    page: Page, gate: GateClient
+):
+    """Each step comes while the page it restores is still streaming (the gate holds it):
+    the page must already handle the next step itself, not only once it has loaded."""
+    load(page)
+    for name, sort in (("Price", "price"), ("Volume", "volume")):
+        page.get_by_role("link", name=name).click()
+        expect(page).to_have_url(re.compile(rf"\?sort={sort}$"))
+        expect(page.locator("#stream-end")).to_be_attached()
+
+    gate.hold()
+    for direction, url, header in (
+        ("back", r"\?sort=price$", "Price"),
+        ("back", r"/stocks$", "Symbol"),
+        ("forward", r"\?sort=price$", "Price"),
+        ("back", r"/stocks$", "Symbol"),
+    ):
+        getattr(page, f"go_{direction}")(wait_until="commit")
+        expect(page).to_have_url(re.compile(url))
+        expect(page.locator("th[aria-sort=ascending]")).to_have_text(header)
+        expect(page.locator(".g tr").first).to_be_attached()
+        expect(page.locator("#stream-end")).to_have_count(0)  # still streaming
+
+    gate.release()
+    expect(page.locator("#stream-end")).to_have_attribute("data-rows", str(E2E_ROWS))
+    symbols = column(page, "symbol")
+    assert len(symbols) == E2E_ROWS and symbols == sorted(symbols)
