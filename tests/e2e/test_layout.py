@@ -107,6 +107,18 @@ def test_every_sector_name_shows_whole(narrow: Page):
     assert cut == []
 
 
+def test_a_cell_too_narrow_for_its_text_shows_it_whole_on_hover(narrow: Page):
+    names = narrow.locator(f".g td:nth-child({STOCKS.keys.index('name') + 1})")
+    longest = names.evaluate_all(
+        "cells => cells.reduce((a, b) => (b.scrollWidth > a.scrollWidth ? b : a)).textContent"
+    )
+    cell = names.filter(has_text=longest).first
+    assert cell.evaluate("c => c.scrollWidth > c.clientWidth")  # cut, at this width
+    cell.scroll_into_view_if_needed()
+    cell.hover()
+    expect(cell).to_have_attribute("title", longest)
+
+
 @pytest.mark.parametrize("scheme", ["light", "dark"])
 def test_headers_look_alike_and_follow_the_colour_scheme(browser: Browser, base_url: str, scheme):
     context = browser.new_context(base_url=base_url, color_scheme=scheme)
