@@ -1,6 +1,6 @@
 """The table in a phone's or a narrow window's width: it scrolls sideways in its own area,
-its header on top and its first column at the left, and every cell can be brought into view
-and seen whole (each row group's `content-visibility` clips what lies outside its box)."""
+its header on top, and every cell can be brought into view and seen whole (each row group's
+`content-visibility` clips what lies outside its box)."""
 
 from __future__ import annotations
 
@@ -69,11 +69,6 @@ def test_every_cell_of_a_row_can_be_scrolled_into_view_and_seen(narrow: Page, ro
     for position, column in enumerate(COLUMNS):
         where = seen(cells.nth(position))
         assert where["inside"] and where["hit"], f"{column.key} of row {row}: {where}"
-        # The first column stays in view, at the left, over the cells scrolled under it.
-        first = cells.first.evaluate(SEEN.replace("cell.scrollIntoView", "(() => {})"))
-        assert first["inside"] and first["hit"] and first["left"] <= where["left"], (
-            f"row {row}: the first column is out of view with {column.key} in view: {first}"
-        )
 
 
 def test_every_header_can_be_scrolled_into_view_and_read_whole(narrow: Page):
