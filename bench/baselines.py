@@ -176,7 +176,7 @@ def handwritten_row_group(rows: list[Row]) -> str:
     e, u = render.escape_text, partial(quote, safe="")
     return "".join(
         [
-            '<div class="g"><table role="rowgroup">',
+            '<tbody class="g">',
             *[
                 f"<tr><td><a href=stocks/{s if s.isalnum() else u(s)}>{e(s)}</a><td>{e(name)}"
                 f"<td>{e(exchange)}<td>{e(sector)}<td>{price:,.2f}"
@@ -184,7 +184,7 @@ def handwritten_row_group(rows: list[Row]) -> str:
                 f"<td>{cap / 1e9:,.2f} bn<td>{e(updated)}"
                 for s, name, exchange, sector, price, change, volume, cap, updated in rows
             ],
-            "</table></div>",
+            "</tbody>",
         ]
     )
 

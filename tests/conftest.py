@@ -216,7 +216,7 @@ def leave_mid_stream(app: Flask, client: FlaskClient, path: str, **request) -> t
 
 def table_cells(html: str) -> list[dict[str, str]]:
     """The rows of rendered row groups, each as {column key: cell text}, in the spec's order."""
-    rows = re.findall(r"<tr>(.*?)(?=<tr>|</table>)", html, flags=re.DOTALL)
+    rows = re.findall(r"<tr>(.*?)(?=<tr>|</tbody>|</table>)", html, flags=re.DOTALL)
     cells = [re.split(r"<td(?: class=\w+)?>", row)[1:] for row in rows]
     # A cell's text: the symbol's link to its row page is markup around it.
     return [

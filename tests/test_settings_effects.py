@@ -15,7 +15,7 @@ from .conftest import SEEDED_ROWS
 
 def row_groups(page: str) -> list[int]:
     """The number of rows in each row group of a page, in order."""
-    groups = re.findall(r'<div class="g"><table role="rowgroup">(.*?)</table></div>', page, re.S)
+    groups = re.findall(r'<tbody class="g">(.*?)</tbody>', page, re.S)
     return [group.count("<tr>") for group in groups]
 
 

@@ -110,7 +110,7 @@ def test_the_column_stylesheet_may_be_cached_and_revalidated(client):
 def test_nulls_are_an_empty_cell_an_empty_field_and_json_null():
     renderers = renderers_for(NULLABLE)
     html = renderers.html([NULL_ROW])
-    assert "<tr><td>AB<td><td><td><td><td></table>" in html
+    assert "<tr><td>AB<td><td><td><td><td></tbody>" in html
 
     (record,) = csv.reader(io.StringIO(renderers.csv([NULL_ROW])))
     assert record == ["AB", "", "", "", "", ""]

@@ -108,7 +108,8 @@ class ColumnSpec:
     kind: Kind
     format: Format
     nullable: bool = False
-    width: str | None = None  # a CSS length; None: the column takes the width left over
+    width: str | None = None  # a CSS length; None: the column takes the width left over,
+    min_width: str = "8rem"  # ... but no less: narrower windows scroll the table sideways
     tone: Tone = Tone.PLAIN
     sortable: bool = True
     facetable: bool = False
@@ -193,6 +194,13 @@ class TableSpec:
     @property
     def searched(self) -> tuple[ColumnSpec, ...]:
         return tuple(column for column in self.columns if column.search)
+
+    @property
+    def min_width(self) -> str:
+        """The narrowest the table's columns fit in, as a CSS length: below it the table
+        scrolls sideways instead of squeezing its flexible columns to nothing."""
+        parts = [column.width or column.min_width for column in self.columns]
+        return f"calc({' + '.join(parts)})"
 
     @property
     def summaries(self) -> tuple[tuple[int, ColumnSpec], ...]:

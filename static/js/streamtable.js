@@ -11,6 +11,10 @@
   let streaming = null; // the htmx request whose rows are arriving, if any
   let connection = null; // its hx-multipart connection, once its response has begun
   let ticker = null;
+  let sortedColumn = null; // the header (its column number) whose link asked for a sort
+  let keep = null; // what to restore once a request's first part has replaced the table
+
+  const scroller = () => document.querySelector("#stocks > .table"); // scrolls both ways
 
   htmx.process(form);
 
@@ -25,6 +29,12 @@
     }
   });
 
+  // htmx sets up its history handling (back/forward reload the view the address bar shows)
+  // only in initialize(), at DOMContentLoaded. A page restored by Back is still streaming
+  // then, and a second Back would change the address but not the table: set it up now. The
+  // listener above keeps this from walking the page; htmx's own call later changes nothing.
+  htmx.initialize();
+
   // --- busy state and progress -------------------------------------------------------
 
   const counted = { rows: null, groups: 0, total: 0 };
@@ -35,7 +45,7 @@
     const rows = document.getElementById("rows");
     if (!rows) return 0;
     if (counted.rows !== rows) Object.assign(counted, { rows, groups: 0, total: 0 });
-    const groups = rows.children;
+    const groups = rows.tBodies;
     while (counted.groups < groups.length - 1) {
       counted.total += groups[counted.groups].getElementsByTagName("tr").length;
       counted.groups += 1;
@@ -86,7 +96,6 @@
       // Stopping then lost the new stream's parts now and then (1 in 5 e2e runs), and
       // DOMContentLoaded still comes to set htmx up.
       window.stop();
-      htmx.initialize(); // DOMContentLoaded will not come now; set up history as it would
     }
     // hx-sync ":replace" has just aborted the request this one replaces. hx-multipart
     // logs the abort as an error (console.error, before any listener could cancel it)
@@ -95,6 +104,8 @@
     if (connection) connection.cancelled = true;
     connection = null;
     streaming = event.detail.ctx;
+    keep = { ctx: streaming, scrollLeft: scroller()?.scrollLeft ?? 0, column: sortedColumn };
+    sortedColumn = null;
     setBusy(true);
   });
 
@@ -103,6 +114,22 @@
   // keeps what a person typed, so this is done here; a refused value (400) stays to fix.
   form.addEventListener("htmx:before:response", (event) => {
     if (event.detail.ctx.response.status < 400) form.elements._filter_value.value = "";
+  });
+
+  // --- what a re-stream keeps: the sideways scroll, and the focus on a sorted header -----
+
+  form.addEventListener("htmx:multipart:after:part", (event) => {
+    if (!keep || event.detail.ctx !== keep.ctx) return;
+    const { scrollLeft, column } = keep;
+    keep = null;
+    const table = scroller();
+    if (table) table.scrollLeft = scrollLeft;
+    // The link that had the focus went with the old header: give it to its successor, unless
+    // the focus has moved on meanwhile (to the search box, say).
+    const active = document.activeElement;
+    if (column !== null && (!active || active === document.body)) {
+      table?.querySelector(`th:nth-child(${column}) a`)?.focus({ preventScroll: true });
+    }
   });
 
   form.addEventListener("htmx:multipart:after:connection", (event) => {
@@ -127,6 +154,8 @@
     const modified = event.ctrlKey || event.metaKey || event.shiftKey || event.altKey;
     if (!link || event.button !== 0 || modified) return;
     event.preventDefault();
+    const header = link.closest("th");
+    sortedColumn = header ? [...header.parentElement.children].indexOf(header) + 1 : null;
     form.elements.sort.value = link.dataset.sort;
     form.elements.dir.value = link.dataset.dir;
     form.requestSubmit();
@@ -162,5 +191,56 @@
     if (!link || event.button !== 0 || modified) return;
     event.preventDefault();
     takeView(link.href);
+  });
+
+  // A closed menu commits a new choice on every arrow key (or letter): stream only the last
+  // one, once the keys have paused, not one view per key press. A choice made with the mouse
+  // or from the open list (Enter) streams at once.
+  const KEYED_CHOICE_PAUSE_MS = 400;
+  const KEY_TO_CHANGE_MS = 250; // a change this soon after a key on its menu came from the key
+  let lastKey = { target: null, time: -Infinity }; // the last key pressed on a menu
+  let keyedChoice = null; // {select, timer} of a choice waiting for the keys to pause
+
+  form.addEventListener(
+    "keydown",
+    (event) => {
+      if (event.target instanceof HTMLSelectElement && event.key !== "Enter") {
+        // When it is handled, not event.timeStamp: a busy page handles a key late.
+        lastKey = { target: event.target, time: performance.now() };
+      }
+    },
+    true,
+  );
+
+  function commitKeyedChoice() {
+    if (!keyedChoice) return;
+    const { select, timer } = keyedChoice;
+    clearTimeout(timer);
+    keyedChoice = null;
+    select.dispatchEvent(new Event("change", { bubbles: true }));
+  }
+
+  // Capturing on the form comes before htmx's listener on the menu itself.
+  form.addEventListener(
+    "change",
+    (event) => {
+      const keyed = event.target === lastKey.target;
+      const soon = performance.now() - lastKey.time <= KEY_TO_CHANGE_MS;
+      if (!event.isTrusted || !keyed || !soon) return;
+      event.stopImmediatePropagation();
+      clearTimeout(keyedChoice?.timer);
+      const timer = setTimeout(commitKeyedChoice, KEYED_CHOICE_PAUSE_MS);
+      keyedChoice = { select: event.target, timer };
+    },
+    true,
+  );
+  form.addEventListener("focusout", commitKeyedChoice);
+
+  // A cell too narrow for its text shows it whole on hover.
+  document.addEventListener("pointerover", (event) => {
+    const cell = event.target.closest?.("#stocks td, #stocks th");
+    if (cell && !cell.title && cell.scrollWidth > cell.clientWidth) {
+      cell.title = cell.textContent.trim();
+    }
   });
 })();

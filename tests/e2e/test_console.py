@@ -65,7 +65,7 @@ def test_sorting_while_the_page_still_streams_logs_no_error(
 ):
     gate.hold()
     page.goto("/stocks", wait_until="commit")
-    expect(page.locator("#rows tr").first).to_be_visible()
+    expect(page.locator(".g tr").first).to_be_visible()
     gate.wait_until_waiting(1)
     page.get_by_role("link", name="Volume", exact=True).click()
     expect(page).to_have_url(re.compile(r"/stocks\?sort=volume$"))

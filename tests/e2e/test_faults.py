@@ -19,7 +19,7 @@ def assert_failed_visibly(page: Page) -> None:
     expect(page.locator("#stream-end")).to_have_attribute("data-outcome", "failed")
     shown = int(re.search(r"failed after ([\d,]+) rows", alert.inner_text())[1].replace(",", ""))
     assert 1000 <= shown < E2E_ROWS  # the cursor failed after 1,000 rows, read in batches
-    expect(page.locator("#rows tr:not(.notice tr)")).to_have_count(shown)
+    expect(page.locator(".g:not(.notice) tr")).to_have_count(shown)
     expect(page.locator("#stream-end")).to_have_attribute("data-rows", str(shown))
 
 
