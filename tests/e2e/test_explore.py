@@ -105,10 +105,10 @@ def test_facet_counts_match_the_rows_and_their_links_filter(tab: Page, mode: str
 def test_a_column_choice_shows_those_columns_and_exports_them(tab: Page, mode: str):
     load(tab, "/stocks?cols=symbol,price")
     expect(tab.locator(".stocks-head th")).to_have_text(["Symbol", "Price"])
-    assert tab.locator("#rows tr").first.locator("td").count() == 2
+    assert tab.locator(".g tr").first.locator("td").count() == 2
     # The stylesheet for this choice: Price (second here) is the right-aligned one.
     align = (
-        tab.locator("#rows tr")
+        tab.locator(".g tr")
         .first.locator("td")
         .nth(1)
         .evaluate("cell => getComputedStyle(cell).textAlign")
