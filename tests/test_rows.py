@@ -57,7 +57,7 @@ def test_market_cap_is_short_on_the_page_and_exact_in_the_exports(app, client):
     add_stock(app, symbol="QQCAPX", market_cap=1_040_000_000, change_pct=1.25)
     add_stock(app, symbol="QQCAPY", market_cap=999, change_pct=-0.5)
     page = client.get("/stocks?symbol__startswith=QQCAP").get_data(as_text=True)
-    cells = {row["symbol"]: row for row in table_cells(page.split('</thead>')[1])}
+    cells = {row["symbol"]: row for row in table_cells(page.split("</thead>")[1])}
     assert cells["QQCAPX"]["market_cap"] == "1.04 bn"
     assert cells["QQCAPY"]["market_cap"] == "0.00 bn"
     csv = client.get("/stocks.csv?symbol__startswith=QQCAP").get_data(as_text=True)
