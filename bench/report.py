@@ -201,7 +201,28 @@ def _renderers(report: dict[str, Any]) -> list[str]:
             rows,
             ["", ",d", ",d", ".3f", ""],
         ),
+        *_feature_costs(section),
     ]
+
+
+def _feature_costs(section: dict[str, Any]) -> list[str]:
+    """What the facets and the symbol's link cost the page's renderer (issue 10)."""
+    lines = []
+    if facets := section.get("facets"):
+        lines.append(
+            f"Facets ({', '.join(facets['facets'])}) counted with the rows: page rows/s "
+            f"{facets['rows_per_s_ratio']:.3f}x of the same page without them"
+        )
+    if link := section.get("row_link"):
+        raw, packed = link["bytes_per_row"], link["zstd_bytes_per_row"]
+        lines.append(
+            f"The symbol's link to its row page: rows/s {link['rows_per_s_ratio']:.3f}x without "
+            f"it; bytes a row {raw['unlinked']} -> {raw['linked']} raw "
+            f"({link['bytes_ratio']:.3f}x), "
+            f"{packed['unlinked']} -> {packed['linked']} as served with zstd "
+            f"({link['zstd_bytes_ratio']:.3f}x)"
+        )
+    return lines
 
 
 def _compression(report: dict[str, Any]) -> list[str]:

@@ -199,7 +199,28 @@ def _renderers(report: dict[str, Any]) -> list[dict[str, str]]:
             r.get("ratio", 0) >= HANDWRITTEN_RATIO,
         )
         for r in section["results"]
-    ]
+    ] + _issue_10_costs(section)
+
+
+FEATURE_COST_RATIO = 0.9
+"""Issue 10: the facet counts and the symbol's link each cost the page at most 10%."""
+
+
+def _issue_10_costs(section: dict[str, Any]) -> list[dict[str, str]]:
+    goal = f">= {FEATURE_COST_RATIO:g}"
+    found = []
+    for key, name, figure in (
+        ("facets", "page rows/s with facets counted vs without", "rows_per_s_ratio"),
+        ("row_link", "page rows/s with the symbol's link vs without", "rows_per_s_ratio"),
+        ("row_link", "page bytes (zstd, as served) without the link vs with", "zstd_bytes_ratio"),
+    ):
+        value = (section.get(key) or {}).get(figure)
+        if value is None:
+            found.append(_target(name, goal, "not measured", None))
+            continue
+        ratio = 1 / value if figure.endswith("bytes_ratio") else value
+        found.append(_target(name, goal, f"{ratio:.3f}", ratio >= FEATURE_COST_RATIO))
+    return found
 
 
 def evaluate(report: dict[str, Any]) -> list[dict[str, str]]:

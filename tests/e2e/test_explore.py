@@ -8,7 +8,8 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
-from .conftest import E2E_ROWS
+from .conftest import E2E_ROWS, traverse
+from .servers import GateClient
 from .test_views import assert_same_document, load, mark_document, number
 
 pytestmark = pytest.mark.e2e
@@ -125,3 +126,49 @@ def test_a_column_choice_shows_those_columns_and_exports_them(tab: Page, mode: s
     prices = [number(text) for text in cells(tab, 2)]
     assert prices == sorted(prices)
     assert_same_document(tab, mode)
+
+
+def add_filter(tab: Page, column: str, op: str, value: str, **click) -> None:
+    tab.get_by_label("Column").select_option(column)
+    tab.get_by_label("Operator").select_option(op)
+    tab.get_by_label("Value").fill(value)
+    tab.get_by_role("button", name="Add").click(**click)
+
+
+def test_first_rows_of_a_filtered_view_show_before_its_stream_completes(
+    tab: Page, mode: str, gate: GateClient
+):
+    load(tab)
+    gate.hold()
+    add_filter(tab, "volume", "gte", "1000", no_wait_after=True)
+    expect(tab.get_by_role("link", name=re.compile("Volume ≥ 1000"))).to_be_visible()
+    expect(tab.locator(".g tr").first).to_be_visible()
+    gate.wait_until_waiting(1)  # the server is provably still holding the new stream open
+    expect(tab.locator("#stream-end")).to_have_count(0)
+    gate.release()
+    expect(tab.locator("#stream-end")).to_be_attached()
+    assert min(number(text) for text in cells(tab, 7)) >= 1000
+
+
+def test_back_and_forward_restore_filters_and_their_chips(tab: Page, mode: str):
+    load(tab)
+    add_filter(tab, "price", "lt", "50")
+    expect(tab).to_have_url(re.compile(r"/stocks\?price__lt=50$"))
+    expect(tab.locator("#stream-end")).to_be_attached()
+    only_price = rows_shown(tab)
+    tab.locator(".facets[data-final]").get_by_role("link", name="Energy", exact=True).click()
+    expect(tab).to_have_url(re.compile(r"sector=Energy&price__lt=50$"))
+    expect(tab.locator("#stream-end")).to_be_attached()
+    both = rows_shown(tab)
+    assert both < only_price
+
+    traverse(tab, "back", js=mode == "htmx")
+    expect(tab).to_have_url(re.compile(r"/stocks\?price__lt=50$"))
+    expect(tab.locator("#stream-end")).to_have_attribute("data-rows", str(only_price))
+    expect(tab.get_by_role("link", name=re.compile("Price < 50"))).to_be_visible()
+    expect(tab.get_by_label("Sector")).to_have_value("")
+
+    traverse(tab, "forward", js=mode == "htmx")
+    expect(tab).to_have_url(re.compile(r"sector=Energy&price__lt=50$"))
+    expect(tab.locator("#stream-end")).to_have_attribute("data-rows", str(both))
+    expect(tab.get_by_label("Sector")).to_have_value("Energy")
