@@ -26,7 +26,6 @@ import gc
 import io
 import math
 import re
-import sqlite3
 from array import array
 from bisect import bisect_right
 from collections.abc import Callable, Iterator, Sequence
@@ -40,10 +39,9 @@ from typing import BinaryIO
 import numpy as np
 from sqlalchemy import BigInteger, Engine, SmallInteger
 
-from .db import create_database_file
 from .models import STOCKS
 from .render import FORMULA_PREFIXES
-from .seeding import SeedError, count_rows, replace_rows
+from .seeding import SeedError, replace_rows, rows_to_replace
 from .spec import ColumnSpec, Kind, TableSpec
 
 BLOCK_ROWS = 10_000
@@ -768,16 +766,7 @@ def load_csv(
     data stays if anything fails). Refuses a non-empty table unless ``reset`` is given."""
     if rows.spec is not STOCKS:
         raise ValueError("the loaders write the stocks table; parse other specs with CsvRows")
-    try:
-        create_database_file(engine)  # a load, like a seed, may make the file (web/db.py)
-    except sqlite3.Error as error:
-        raise SeedError(f"database error: {error}") from error
-    existing = count_rows(engine)
-    if existing and not reset:
-        raise SeedError(
-            f"the stocks table already has {existing:,} rows; "
-            f"pass --reset to replace them with the rows of {rows.name}"
-        )
+    existing = rows_to_replace(engine, reset, f"the rows of {rows.name}")
 
     def loaded(written: int, stage: str) -> None:
         progress(rows.bytes_read, "loading" if stage == "inserting" else stage)

@@ -281,18 +281,26 @@ def seed(
     """
     if rows < 0:
         raise SeedError("--rows must be zero or more")
+    existing = rows_to_replace(engine, reset, f"{rows:,} new rows")
+    replace_rows(engine, generate_rows(rows, seed), progress)
+    return SeedResult(rows=rows, replaced=existing)
+
+
+def rows_to_replace(engine: Engine, reset: bool, replacement: str) -> int:
+    """What every load checks first, a seed or a CSV: the database file made if missing
+    (loads are the one place one is made, web/db.py), and a non-empty table refused unless
+    ``reset``. Returns the rows the load will replace."""
     try:
-        create_database_file(engine)  # the one place a database file is made (web/db.py)
+        create_database_file(engine)
     except sqlite3.Error as error:
         raise SeedError(f"database error: {error}") from error
     existing = count_rows(engine)
     if existing and not reset:
         raise SeedError(
             f"the stocks table already has {existing:,} rows; "
-            f"pass --reset to replace them with {rows:,} new rows"
+            f"pass --reset to replace them with {replacement}"
         )
-    replace_rows(engine, generate_rows(rows, seed), progress)
-    return SeedResult(rows=rows, replaced=existing)
+    return existing
 
 
 def replace_rows(
