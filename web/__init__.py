@@ -7,8 +7,18 @@ from typing import Any
 
 from flask import Flask
 
-from . import compression, db, errors, health, render, security, settings, signals, streams
-from .models import STOCKS
+from . import (
+    compression,
+    db,
+    errors,
+    health,
+    render,
+    security,
+    served,
+    settings,
+    signals,
+    streams,
+)
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
@@ -24,7 +34,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     compression.init_app(app)
     security.init_app(app)
     errors.init_app(app)
-    render.init_app(app, STOCKS)
+    served.init_app(app)
+    render.init_app(app, served.served_table(app))
 
     # One log line per stream, through Flask's logger (stderr unless logging is configured).
     if app.logger.level == logging.NOTSET:

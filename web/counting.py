@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from sqlalchemy import Engine, func, select, text
+from sqlalchemy import Engine, func, literal_column, select, text
 
 from .db import scalar_within
 from .view import View
@@ -54,7 +54,7 @@ def early_total(engine: Engine, view: View, seconds: float) -> Total:
 
 
 def _planner_estimate(engine: Engine, view: View, seconds: float) -> int | None:
-    statement = select(view.spec.table.c.id).where(*view.conditions())
+    statement = select(literal_column("1")).select_from(view.spec.table).where(*view.conditions())
     # Literal values: EXPLAIN takes no bound parameters. SQLAlchemy quotes them as it would
     # in any statement it renders for PostgreSQL.
     sql = statement.compile(engine, compile_kwargs={"literal_binds": True})
@@ -67,12 +67,14 @@ def _planner_estimate(engine: Engine, view: View, seconds: float) -> int | None:
 
 def _sampled_estimate(engine: Engine, view: View, seconds: float) -> int | None:
     table = view.spec.table
-    top = scalar_within(engine, select(func.max(table.c.id)), seconds)
+    # A reflected table samples by SQLite's own row number; a WITHOUT ROWID table has
+    # none, and the query's error means no estimate.
+    row_id = literal_column("_rowid_") if view.spec.reflected else table.c.id
+    top = scalar_within(engine, select(func.max(row_id)).select_from(table), seconds)
     if not top:
         return None
-    sample = (
-        select(func.count()).select_from(table).where(table.c.id <= SAMPLE_ROWS, *view.conditions())
-    )
+    conditions = [row_id <= SAMPLE_ROWS, *view.conditions()]
+    sample = select(func.count()).select_from(table).where(*conditions)
     matches = scalar_within(engine, sample, seconds)
     if matches is None or matches < MIN_SAMPLED:
         return None

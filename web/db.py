@@ -262,7 +262,16 @@ def probe(engine: Engine, table: Table, timeout: float) -> None:
 
 def scalar_within(engine: Engine, statement: Executable, seconds: float) -> object | None:
     """The statement's one value, or None when the database needs longer than ``seconds``
-    (it then stops working on it): for figures worth having only when they come quickly."""
+    (it then stops working on it): for figures worth having only when they come quickly.
+    A database that is missing or failing gives no figure either, and the stream that
+    follows says what is wrong, on the page and in the log (web/streams.py), not a 500."""
+    rows = rows_within(engine, statement, seconds)
+    return rows[0][0] if rows else None
+
+
+def rows_within(engine: Engine, statement: Executable, seconds: float) -> list[Row] | None:
+    """The statement's rows, or None when the database needs longer than ``seconds`` (or
+    fails, see :func:`scalar_within`)."""
     try:
         with (
             engine.connect() as connection,
@@ -270,9 +279,7 @@ def scalar_within(engine: Engine, statement: Executable, seconds: float) -> obje
             _statement_timeout(connection, seconds, sqlite_steps=1_000) as step,
         ):
             step()
-            return connection.execute(statement).scalar()
-    # A database that is missing or failing: no figure, and the stream that follows says
-    # what is wrong, on the page and in the log (web/streams.py), rather than a 500 here.
+            return list(connection.execute(statement))
     except (QueryTimeout, DatabaseMissing, OperationalError):
         return None
 

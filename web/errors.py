@@ -10,7 +10,7 @@ from __future__ import annotations
 from flask import Flask, render_template, request
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 
-from .models import STOCKS
+from .served import served_table
 from .stocks import is_htmx
 
 TITLES = {NotFound.code: "Page not found", MethodNotAllowed.code: "Method not allowed"}
@@ -30,7 +30,8 @@ def page_for(error: HTTPException):
         # htmx shows it beside the controls (as a 400 is shown); no page around it.
         fragment = render_template("stocks/_error.html", message=message)
         return fragment, error.code, headers | BESIDE_THE_CONTROLS
-    page = render_template("error.html", title=TITLES[error.code], message=message, spec=STOCKS)
+    title = TITLES[error.code]
+    page = render_template("error.html", title=title, message=message, spec=served_table())
     return page, error.code, headers
 
 

@@ -41,6 +41,8 @@ OPS: dict[Kind, tuple[Op, ...]] = {
     Kind.TEXT: (Op.CONTAINS, Op.STARTSWITH, Op.EXACT),
     Kind.NUMBER: (Op.GTE, Op.LTE, Op.GT, Op.LT),
     Kind.TIME: (Op.GTE, Op.LTE, Op.GT, Op.LT),
+    Kind.BLOB: (),  # only its size leaves the database
+    Kind.OTHER: (),  # booleans, JSON, UUIDs...: shown as their text, not filtered
 }
 """The operators each kind of column takes, in the order the filter menu offers them."""
 
@@ -109,6 +111,8 @@ def parse(column: ColumnSpec, op_name: str, values: list[str]) -> Filter:
         op = Op(op_name)
     except ValueError:
         op = None
+    if not ops:
+        raise InvalidFilter(f"{column.key} is {_a(column.kind)}: it cannot be filtered")
     if op not in ops:
         choices = ", ".join(parameter(column, op) for op in ops)
         raise InvalidFilter(f"{column.key} is {_a(column.kind)}: filter it with {choices}")
@@ -129,7 +133,13 @@ def parse(column: ColumnSpec, op_name: str, values: list[str]) -> Filter:
 
 
 def _a(kind: Kind) -> str:
-    return {Kind.ENUM: "a choice", Kind.TEXT: "text", Kind.NUMBER: "a number"}.get(kind, "a time")
+    return {
+        Kind.ENUM: "a choice",
+        Kind.TEXT: "text",
+        Kind.NUMBER: "a number",
+        Kind.TIME: "a time",
+        Kind.BLOB: "binary data",
+    }.get(kind, "of a type streamtable shows as text")
 
 
 def _number(column: ColumnSpec, text: str) -> float:

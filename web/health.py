@@ -14,7 +14,7 @@ from uuid import uuid4
 from flask import Blueprint, Response, current_app
 
 from .db import DatabaseMissing, QueryTimeout, get_engine, probe
-from .models import STOCKS
+from .served import served_table
 
 TIMEOUT_SECONDS = 2.0
 """Longer than any healthy answer (a one-row query: ~1 ms on SQLite, ~3 ms on PostgreSQL
@@ -26,7 +26,7 @@ bp = Blueprint("health", __name__)
 @bp.get("/health")
 def health() -> Response:
     try:
-        probe(get_engine(), STOCKS.table, TIMEOUT_SECONDS)
+        probe(get_engine(), served_table().table, TIMEOUT_SECONDS)
     except Exception as error:
         reference = uuid4().hex[:8]
         # One line, no traceback: a load balancer asks every few seconds while it lasts.

@@ -19,8 +19,9 @@ from sqlalchemy import Row
 from . import multipart, stylesheet
 from .counting import early_total
 from .db import get_engine
-from .filters import SYMBOLS, Op
+from .filters import OPS, SYMBOLS, Op
 from .render import Renderers, renderers_for
+from .spec import Kind
 from .streams import Ending, Tally
 from .view import View, describe
 
@@ -72,6 +73,8 @@ def page_context(view: View) -> dict[str, Any]:
         columns_css_url=stylesheet.url(view.shown, view.spec),
         total=early_total(get_engine(), view, current_app.config["COUNT_SECONDS"]),
         filter_ops=[(op, SYMBOLS[op]) for op in Op if op is not Op.IN],
+        # The filter menu's columns: those filtered by an operator (an enum has its menu).
+        filter_columns=[c for c in view.spec.columns if c.kind is not Kind.ENUM and OPS[c.kind]],
         facet_urls={
             column.key: {
                 choice: url_for("stocks.table", **view.toggled(column.key, choice).args())

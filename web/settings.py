@@ -44,6 +44,13 @@ SETTINGS = (
         "Unset: the SQLite file `instance/streamtable.db`",
     ),
     Setting(
+        "TABLE",
+        None,
+        (str, type(None)),
+        "serve this table of the database, as the database has it (README: Serve your own "
+        "table), at `/<table>`. Unset: the stock table, at `/stocks`",
+    ),
+    Setting(
         "FIRST_BATCH_ROWS",
         50,
         (int,),

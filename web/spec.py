@@ -12,11 +12,22 @@ from it. :data:`web.models.STOCKS` is the one the app serves.
 from __future__ import annotations
 
 import enum
+import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property, lru_cache
 
-from sqlalchemy import Column, ColumnElement, Index, Integer, MetaData, String, Table, cast
+from sqlalchemy import (
+    Column,
+    ColumnElement,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    cast,
+    func,
+)
 from sqlalchemy.types import TypeEngine
 
 from .values import as_text, is_finite_number
@@ -29,6 +40,8 @@ class Kind(enum.StrEnum):
     TEXT = "text"  # free text: searched
     NUMBER = "number"  # filtered by bounds
     TIME = "time"  # a UTC timestamp, streamed as its text: filtered by bounds
+    BLOB = "blob"  # bytes: shown and exported as their size, never sent whole; not filtered
+    OTHER = "other"  # anything else a database holds (booleans, JSON, UUIDs): its text
 
 
 @dataclass(frozen=True)
@@ -56,6 +69,8 @@ SIGNED = Format(html="+.2f", csv="value", json="number")
 COUNT = Format(html=",", csv="value", json="integer")
 BILLIONS = Format(html=",.2f", csv="value", json="integer", scale=1e9, unit=" bn")
 UTC_TIMESTAMP = Format(html=None, csv="value", json="utc_timestamp")
+PLAIN_NUMBER = Format(html=",", csv="value", json="number")  # as it is, digits grouped
+BYTES = Format(html=",", csv="value", json="integer", unit=" bytes")  # a BLOB's size
 
 
 class Align(enum.StrEnum):
@@ -120,6 +135,7 @@ class ColumnSpec:
     plural: str | None = None  # for people: "All exchanges"; default: the label + "s"
     links: bool = False  # its cells link to the row's own page (a unique column's only)
     percent: bool = False  # a number in percent units: a loaded CSV may write "1.5%" for 1.5
+    indexed: bool = True  # an index serves a sort by it: False, the database sorts first
 
     def __post_init__(self) -> None:
         if self.kind is Kind.ENUM and not self.choices:
@@ -129,7 +145,7 @@ class ColumnSpec:
 
     @property
     def align(self) -> Align:
-        return Align.RIGHT if self.kind is Kind.NUMBER else Align.LEFT
+        return Align.RIGHT if self.kind in (Kind.NUMBER, Kind.BLOB) else Align.LEFT
 
     def display(self, value: object) -> str:
         """A value in full, for the row's own page: ``13,867,645,106 (13.87 bn)``."""
@@ -139,7 +155,7 @@ class ColumnSpec:
         if spec is None or not is_finite_number(value):  # text, NaN: as it is (web/values.py)
             return as_text(value)
         if scale == 1:
-            return format(value, spec)
+            return format(value, spec) + self.format.unit  # a BLOB's "1,024 bytes"
         return f"{value:,} ({value / scale:{spec}}{self.format.unit})"
 
     @property
@@ -154,12 +170,17 @@ class TableSpec:
     noun: tuple[str, str]  # one row, several rows: ("stock", "stocks")
     columns: tuple[ColumnSpec, ...]
     default_sort: str = field(default="")  # a column key; default: the first column
+    # A table that is there already (web/reflect.py): its own columns, keys and indexes.
+    # None: the spec makes its table, with an integer id and an index per sort (:attr:`table`).
+    source: Table | None = field(default=None, compare=False, repr=False)
+    tiebreak: tuple[str, ...] = ("id",)  # orders rows that sort alike: the id, or the key
+    full_text: str | None = None  # a reflected table's full-text index, by name, if any
 
     def __post_init__(self) -> None:
         keys = [column.key for column in self.columns]
         if len(set(keys)) != len(keys):
             raise ValueError(f"{self.name}: column keys repeat: {keys}")
-        if "id" in keys:
+        if self.source is None and "id" in keys:
             raise ValueError(f"{self.name}: 'id' is the row id the spec adds itself")
         if not self.default_sort:
             object.__setattr__(self, "default_sort", keys[0])
@@ -177,6 +198,22 @@ class TableSpec:
     def keys(self) -> tuple[str, ...]:
         """The column keys in order: the CSV header, the NDJSON keys, the select list."""
         return tuple(column.key for column in self.columns)
+
+    @property
+    def slug(self) -> str:
+        """The table's place in URLs: ``/stocks``, ``/stocks.csv``, ``/stocks/<key>``. Any
+        character that would need quoting in a path becomes a dash."""
+        return re.sub(r"[^A-Za-z0-9_]+", "-", self.name).strip("-") or "table"
+
+    @property
+    def reflected(self) -> bool:
+        """Served as a database has it, not as :mod:`web.models` declares it."""
+        return self.source is not None
+
+    @property
+    def unindexed(self) -> tuple[ColumnSpec, ...]:
+        """The sortable columns no index serves: a sort by one waits for the whole sort."""
+        return tuple(column for column in self.columns if column.sortable and not column.indexed)
 
     @property
     def row_key(self) -> ColumnSpec | None:
@@ -209,13 +246,16 @@ class TableSpec:
 
     @cached_property
     def table(self) -> Table:
-        """The SQLAlchemy table: an integer id, the columns, and one index per sort.
+        """The SQLAlchemy table: an integer id, the columns, and one index per sort (or, for
+        a reflected table, the table as the database has it).
 
         Every sortable column carries a composite ``(column, id)`` index (a unique one needs
         no id): the page orders by ``column, id`` so ties are stable, and the index lets the
         database hand over the first row at once instead of sorting the whole table first
         (measured: ~1.5 s for an unindexed ORDER BY on 1M SQLite rows, under 1 ms with it).
         """
+        if self.source is not None:
+            return self.source
         indexes = [
             Index(f"ix_{self.name}_{column.key}", column.key, unique=True)
             if column.unique
@@ -249,16 +289,21 @@ class TableSpec:
         chosen = tuple(self.column(key) for key in keys)
         sortable = [column.key for column in chosen if column.sortable]
         default = self.default_sort if self.default_sort in keys else (sortable or keys)[0]
-        shown = TableSpec(self.name, self.title, self.noun, chosen, default)
+        shown = replace(self, columns=chosen, default_sort=default)
         shown.__dict__["table"] = self.table  # the cached_property, filled in ahead
         return shown
 
     def select_list(self) -> list[ColumnElement]:
         """The columns in the order the renderers expect them. Timestamps come as text:
-        SQLite and PostgreSQL print the same, and no row pays for parsing one."""
-        return [
-            cast(self.table.c[column.key], String).label(column.key)
-            if column.kind is Kind.TIME
-            else self.table.c[column.key]
-            for column in self.columns
-        ]
+        SQLite and PostgreSQL print the same, and no row pays for parsing one. Values of
+        other types come as their text too; a BLOB as its length, so its bytes never leave
+        the database (memory stays flat however big they are)."""
+        return [self._selected(column) for column in self.columns]
+
+    def _selected(self, column: ColumnSpec) -> ColumnElement:
+        sql = self.table.c[column.key]
+        if column.kind in (Kind.TIME, Kind.OTHER):
+            return cast(sql, String).label(column.key)
+        if column.kind is Kind.BLOB:
+            return func.length(sql).label(column.key)
+        return sql

@@ -1,4 +1,8 @@
-"""Routes: the stock table page, its htmx re-stream, its exports and its column stylesheet.
+"""Routes: the table's page, its htmx re-stream, its exports and its column stylesheet.
+
+The served table (:mod:`web.served`: the stock table, or the one ``STREAMTABLE_TABLE``
+names) decides the paths: ``/stocks``, ``/stocks.csv``, ``/stocks/<key>``, or the same under
+another table's name. Row pages exist only for a table whose rows have a one-column key.
 
 Each streamed route reads top to bottom: parse the query string into a :class:`View`, pick
 the output (:mod:`web.outputs`), stream (:func:`web.streams.stream`). Everything a stream
@@ -13,26 +17,40 @@ from time import perf_counter
 from flask import (
     Blueprint,
     Response,
+    abort,
     current_app,
     redirect,
     render_template,
     request,
     url_for,
 )
+from flask.blueprints import BlueprintSetupState
 from sqlalchemy import select
 from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import NotFound
 
 from . import stylesheet
 from .db import get_engine
-from .models import STOCKS
 from .outputs import EXPORTS, BaseOutput, Page, Restream
 from .render import renderers_for
+from .served import served_table
 from .spec import Kind
 from .streams import Source, StreamSettings, stream
 from .view import InvalidView, View
 
 bp = Blueprint("stocks", __name__)
+
+
+@bp.record
+def _add_routes(state: BlueprintSetupState) -> None:
+    """The table's routes, at paths named after it (fixed only once the app knows it)."""
+    table_spec = served_table(state.app)
+    base = "/" + table_spec.slug
+    state.add_url_rule(base, "table", table, methods=["GET"])
+    state.add_url_rule(f"{base}.<any({', '.join(EXPORTS)}):fmt>", "export", export)
+    if table_spec.row_key is not None:
+        state.add_url_rule(f"{base}/<path:key>.json", "row_json", row_json)
+        state.add_url_rule(f"{base}/<path:key>", "row_page", row_page)
 
 
 def index() -> Response:
@@ -50,7 +68,7 @@ def invalid_view(error: InvalidView):
         fragment = render_template("stocks/_error.html", message=str(error))
         return fragment, 400, {"HX-Retarget": "#view-error", "HX-Reswap": "innerHTML"}
     page = render_template(
-        "error.html", title="That view does not exist", message=str(error), spec=STOCKS
+        "error.html", title="That view does not exist", message=str(error), spec=served_table()
     )
     return page, 400
 
@@ -59,7 +77,7 @@ def invalid_view(error: InvalidView):
 def columns_css() -> Response:
     cols = request.args.get("cols", "")
     try:
-        view = View.from_args(MultiDict({"cols": cols}), STOCKS, 0)
+        view = View.from_args(MultiDict({"cols": cols}), served_table(), 0)
     except InvalidView as error:
         return Response(f"/* {error} */", 400, content_type="text/css; charset=utf-8")
     css, digest = stylesheet.stylesheet(view.shown)
@@ -73,7 +91,8 @@ def columns_css() -> Response:
 
 
 def parse_view() -> View:
-    return View.from_args(request.args, STOCKS, current_app.config["MAX_SEARCH_LENGTH"])
+    spec = served_table()
+    return View.from_args(request.args, spec, current_app.config["MAX_SEARCH_LENGTH"])
 
 
 def _canonical_redirect(view: View, endpoint: str, **values) -> Response | None:
@@ -102,7 +121,6 @@ def streamed(view: View, output: BaseOutput, started: float) -> Response:
     return response
 
 
-@bp.get("/stocks")
 def table() -> Response:
     started = perf_counter()
     view = parse_view()
@@ -113,7 +131,6 @@ def table() -> Response:
     return response
 
 
-@bp.get(f"/stocks.<any({', '.join(EXPORTS)}):fmt>")
 def export(fmt: str) -> Response:
     started = perf_counter()
     view = parse_view()
@@ -124,26 +141,31 @@ def export(fmt: str) -> Response:
 
 def _row(key: str):
     """The one row ``key`` names, by the spec's row key (``symbol``), or a 404 page."""
-    column = STOCKS.row_key
-    statement = select(*STOCKS.select_list()).where(STOCKS.table.c[column.key] == key)
+    spec = served_table()
+    column = spec.row_key
+    value = key
+    if column.kind is Kind.NUMBER:  # an integer key: the database would not match text
+        if not key.isdecimal() and not (key[:1] == "-" and key[1:].isdecimal()):
+            abort(404, f"There is no {spec.noun[0]} {key!r}: its {column.label} is a number.")
+        value = int(key)
+    statement = select(*spec.select_list()).where(spec.table.c[column.key] == value)
     with get_engine().connect() as connection:
         row = connection.execute(statement).first()
     if row is None:
-        raise NotFound(f"There is no {STOCKS.noun[0]} {key!r}.")
+        raise NotFound(f"There is no {spec.noun[0]} {key!r}.")
     return row
 
 
-@bp.get("/stocks/<path:key>.json")
 def row_json(key: str) -> Response:
     """One row as a JSON object: the same keys and values as a row of ``/stocks.json``."""
-    body = renderers_for(STOCKS).json([_row(key)])
+    body = renderers_for(served_table()).json([_row(key)])
     return Response(body + "\n", content_type="application/json")
 
 
-@bp.get("/stocks/<path:key>")
 def row_page(key: str) -> str:
     """One row's page: every field, labelled, and a link to its JSON."""
+    spec = served_table()
     row = _row(key)
-    names = [row[i] for i, c in enumerate(STOCKS.columns) if c.kind is Kind.TEXT][:2]
+    names = [row[i] for i, c in enumerate(spec.columns) if c.kind is Kind.TEXT][:2] or [key]
     title = " · ".join(str(name) for name in names)
-    return render_template("stocks/row.html", spec=STOCKS, row=row, key=key, title=title)
+    return render_template("stocks/row.html", spec=spec, row=row, key=key, title=title)

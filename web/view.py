@@ -95,6 +95,8 @@ class View:
                 raise InvalidView(f"q must be at most {max_search_length} characters")
             if any(unicodedata.category(char)[0] == "C" for char in q):
                 raise InvalidView("q must not contain control characters")
+            if not spec.searched:
+                raise InvalidView(f"{spec.title} has no text columns to search")
         cols = _columns(spec, given.pop("cols", []))
         _add_form_filter(spec, given)
         return cls(spec, sort, direction == "desc", _filters(spec, given), q, cols)
@@ -184,16 +186,17 @@ class View:
     def statement(self) -> Select:
         """The rows of this view, in the column order the renderers expect.
 
-        Ordered by the sort column, then id, so ties keep a stable order and the
-        ``(column, id)`` index serves the first row at once (a unique column needs no id).
+        Ordered by the sort column, then id (the spec's tiebreak), so ties keep a stable
+        order and the ``(column, id)`` index serves the first row at once (a unique column
+        needs no id).
         """
         table = self.spec.table
         statement = select(*self.shown.select_list()).where(*self.conditions())
         order = [table.c[self.sort]]
         # A unique column needs no id, and PostgreSQL would plan an Incremental Sort on top
-        # of its index.
+        # of its index. A reflected table's ties are ordered by its primary key, if any.
         if not self.spec.column(self.sort).unique:
-            order.append(table.c.id)
+            order.extend(table.c[key] for key in self.spec.tiebreak if key != self.sort)
         if self.descending:
             order = [column.desc() for column in order]
         return statement.order_by(*order)
@@ -240,7 +243,7 @@ def _filters(spec: TableSpec, given: dict[str, list[str]]) -> tuple[Filter, ...]
             continue  # not ours (utm_source, a cache buster): ignored, as Datasette does
         if not values:
             continue
-        if not separator and column.kind is not Kind.ENUM:
+        if not separator and column.kind is not Kind.ENUM and OPS[column.kind]:
             ops = ", ".join(parameter(column, op) for op in OPS[column.kind])
             raise InvalidView(f"{key} needs an operator: {ops}")
         try:
