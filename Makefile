@@ -12,9 +12,10 @@ MUTATION_DIR := build/mutation
 
 .PHONY: run test lint bench load-test mutation system-packages clean
 
-## Serve the app with gunicorn, seeding the default database with $(ROWS) rows if it is empty.
+## Serve the app with gunicorn, seeding the default database with $(ROWS) rows if it is empty
+## (not when STREAMTABLE_TABLE names a table of your own to serve).
 run: $(VENV)/.installed
-	$(BIN)/python seed.py --rows $(ROWS) --if-empty
+	$(if $(STREAMTABLE_TABLE),,$(BIN)/python seed.py --rows $(ROWS) --if-empty)
 	BIND=$(BIND) exec $(BIN)/gunicorn -c gunicorn.conf.py
 
 ## Run every test, the browser tests included: on SQLite, then on a throwaway PostgreSQL server.

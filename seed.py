@@ -84,7 +84,10 @@ def main(
     if skip_bad and not csv_file:
         raise click.UsageError("--skip-bad goes with --csv")
     try:
-        app = create_app({"DATABASE_URL": database_url} if database_url else None)
+        # The stock table, whatever STREAMTABLE_TABLE serves: seeds only ever write it.
+        app = create_app(
+            {"TABLE": None, **({"DATABASE_URL": database_url} if database_url else {})}
+        )
         engine = get_engine(app)
         url = engine.url.render_as_string(hide_password=True)
         if if_empty and (existing := count_rows(engine)):

@@ -19,7 +19,14 @@ EXTENSION_KEY = "streamtable.table"
 
 def init_app(app: Flask) -> None:
     name = app.config["TABLE"]
-    app.extensions[EXTENSION_KEY] = reflect(get_engine(app), name) if name else STOCKS
+    if not name:
+        app.extensions[EXTENSION_KEY] = STOCKS
+        return
+    try:
+        app.extensions[EXTENSION_KEY] = reflect(get_engine(app), name)
+    except Exception:
+        get_engine(app).dispose()  # an app that cannot start keeps no connection open
+        raise
 
 
 def served_table(app: Flask | None = None) -> TableSpec:
