@@ -17,6 +17,8 @@ from datetime import date, datetime
 
 import pytest
 from flask import Flask
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import (
     BigInteger,
     Column,
@@ -41,6 +43,7 @@ from web.reflect import NoSuchTable
 from web.render import renderers_for
 from web.served import served_table
 from web.spec import Kind
+from web.view import parameters
 
 WIDE_ROWS = 2_000  # more than the first chunk and a row group: a stream can be left midway
 HOSTILE = '=HYPERLINK("http://evil","x")<img src=x onerror=alert(1)>'
@@ -360,3 +363,43 @@ def test_ordinary_rows_of_a_reflected_table_take_the_fast_loops(serve, name):
     renderers = renderers_for(spec)
     for render in (renderers.html, renderers.csv, renderers.ndjson, renderers.json):
         assert render.fast(rows) == render.safe(rows)
+
+
+@pytest.fixture
+def odd_client(serve):
+    return serve("odd shapes").test_client()
+
+
+ODD_PARAMETERS = st.sampled_from(
+    [*ODD_NAMES, "photo", "photo__gte", "maybe__gte", "price__lt", "notes__contains", "sort", "q"]
+)
+
+
+@settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    query=st.lists(
+        st.tuples(
+            ODD_PARAMETERS | st.text(max_size=12),
+            st.sampled_from([*ODD_NAMES, "photo", "1e999", "nan", "5", "desc", ""])
+            | st.text(max_size=40),
+        ),
+        max_size=4,
+    ),
+    path=st.sampled_from(["/odd-shapes", "/odd-shapes.csv", "/odd-shapes.json", "/odd-shapes/1"]),
+)
+def test_no_query_makes_a_reflected_table_fail(odd_client, query, path):
+    with odd_client.get(path, query_string=query) as response:
+        assert response.status_code < 500, (path, query)
+        body = response.get_data()
+    if response.status_code == 200 and path == "/odd-shapes":
+        assert body.rstrip().endswith(b"</html>")
+
+
+def test_every_parameter_of_a_reflected_table_is_described(serve):
+    described = parameters(served_table(serve("odd shapes")), max_search_length=100)
+    assert described["first name__contains"].startswith("only rows whose first name contains")
+    assert "photo__gte" not in described and "maybe__gte" in described
