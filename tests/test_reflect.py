@@ -403,3 +403,5 @@ def test_every_parameter_of_a_reflected_table_is_described(serve):
     described = parameters(served_table(serve("odd shapes")), max_search_length=100)
     assert described["first name__contains"].startswith("only rows whose first name contains")
     assert "photo__gte" not in described and "maybe__gte" in described
+    pairs = parameters(served_table(serve("pairs")), max_search_length=100)
+    assert pairs["q"] == "none: Pairs has no text columns to search"

@@ -6,7 +6,8 @@ for HTML, CSV and JSON, how it aligns and how wide it is, whether it sorts, face
 or adds up in the footer. The SQLAlchemy table and its indexes, the select list, the row
 renderers (:mod:`web.render` generates them from the formats here), the CSV header, the
 NDJSON keys, the header template, the column stylesheet and README's column list all come
-from it. :data:`web.models.STOCKS` is the one the app serves.
+from it. :data:`web.models.STOCKS` declares the stock table; :mod:`web.reflect` makes one
+from a table a database already has (``STREAMTABLE_TABLE``).
 """
 
 from __future__ import annotations

@@ -54,7 +54,11 @@ def parameters(table: TableSpec, max_search_length: int) -> dict[str, str]:
                 described[name] = (
                     f"only {table.noun[1]} whose {column.label.lower()} {SYMBOLS[op]} this"
                 )
-    described["q"] = f"search, up to {max_search_length} characters: {searched}, ignoring case"
+    described["q"] = (
+        f"search, up to {max_search_length} characters: {searched}, ignoring case"
+        if searched
+        else f"none: {table.title} has no text columns to search"
+    )
     described["cols"] = f"the columns to show, comma-separated: {', '.join(table.keys)}"
     return described
 
