@@ -26,6 +26,9 @@ class Variant:
 
 VARIANTS = (
     Variant("streamtable", "web:create_app()", slow=False),
+    # The same table served as STREAMTABLE_TABLE serves any table: its spec reflected from
+    # the database (web/reflect.py) rather than declared (web/models.py), at the same path.
+    Variant("reflected", "web:create_app({'TABLE': 'stocks'})", slow=False),
     Variant("floor", "bench.baselines:floor_app", slow=False),
     Variant(
         "handwritten",

@@ -69,9 +69,16 @@ def test_quick_bench_writes_every_section_and_every_row(tmp_path: Path):
     assert report["seed"]["rows"] == ROWS
 
     by_variant = {row["variant"]: row for row in report["throughput"]}
-    assert set(by_variant) == {"streamtable", "floor", "handwritten", "classic", "buffered"}
+    assert set(by_variant) == {
+        "streamtable",
+        "reflected",
+        "floor",
+        "handwritten",
+        "classic",
+        "buffered",
+    }
     hand = () if handwritten_unfit() else ("handwritten",)  # it knows the nine stock columns
-    for name in ("streamtable", "floor", *hand):
+    for name in ("streamtable", "reflected", "floor", *hand):
         row = by_variant[name]
         log = (out / "logs" / f"{name}-{ROWS}.log").read_text()[-2000:]
         assert row["status"] == 200, log
