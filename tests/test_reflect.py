@@ -405,3 +405,15 @@ def test_every_parameter_of_a_reflected_table_is_described(serve):
     assert "photo__gte" not in described and "maybe__gte" in described
     pairs = parameters(served_table(serve("pairs")), max_search_length=100)
     assert pairs["q"] == "none: Pairs has no text columns to search"
+
+
+def test_a_table_named_like_a_path_of_the_app_is_served_beside_it(serve, own_tables):
+    engine = make_engine(own_tables)
+    with engine.begin() as connection:
+        connection.execute(text("CREATE TABLE health (status TEXT)"))
+        connection.execute(text("INSERT INTO health VALUES ('fine')"))
+    engine.dispose()
+    client = serve("health").test_client()
+    assert client.get("/").headers["Location"] == "/health-table"
+    assert client.get("/health").get_data(as_text=True) == "ok\n"
+    assert client.get("/health-table.json").get_json()["rows"] == [{"status": "fine"}]

@@ -74,6 +74,10 @@ PLAIN_NUMBER = Format(html=",", csv="value", json="number")  # as it is, digits 
 BYTES = Format(html=",", csv="value", json="integer", unit=" bytes")  # a BLOB's size
 
 
+TAKEN_PATHS = frozenset({"static", "health", "columns"})
+"""First path segments the app uses itself (``/columns.css``), so no table is served there."""
+
+
 class Align(enum.StrEnum):
     LEFT = "left"
     RIGHT = "right"
@@ -203,8 +207,10 @@ class TableSpec:
     @property
     def slug(self) -> str:
         """The table's place in URLs: ``/stocks``, ``/stocks.csv``, ``/stocks/<key>``. Any
-        character that would need quoting in a path becomes a dash."""
-        return re.sub(r"[^A-Za-z0-9_]+", "-", self.name).strip("-") or "table"
+        character that would need quoting in a path becomes a dash; a name the app's own
+        paths take (``/static``, ``/health``) gets ``-table`` after it."""
+        slug = re.sub(r"[^A-Za-z0-9_]+", "-", self.name).strip("-") or "table"
+        return f"{slug}-table" if slug.lower() in TAKEN_PATHS else slug
 
     @property
     def reflected(self) -> bool:
