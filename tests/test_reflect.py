@@ -149,6 +149,15 @@ def _fill(url: str) -> None:
     engine.dispose()
 
 
+def _execute(url: str, *statements: str) -> None:
+    """Run SQL on the test's database, as someone else than the app would."""
+    engine = make_engine(url)
+    with engine.begin() as connection:
+        for statement in statements:
+            connection.execute(text(statement))
+    engine.dispose()
+
+
 @pytest.fixture
 def own_tables(new_database: Callable[..., str]) -> str:
     url = new_database()
@@ -349,11 +358,11 @@ def test_first_rows_come_before_the_end_and_leaving_releases_the_connection(serv
 def test_a_primary_key_declared_without_not_null_still_names_row_pages(serve, own_tables):
     """SQLite lets an old table's text key be NULL unless declared NOT NULL; it is a key all
     the same (PostgreSQL makes it NOT NULL itself)."""
-    engine = make_engine(own_tables)
-    with engine.begin() as connection:
-        connection.execute(text("CREATE TABLE legacy (code VARCHAR(8) PRIMARY KEY, n INTEGER)"))
-        connection.execute(text("INSERT INTO legacy VALUES ('k1', 1), ('k2', 2)"))
-    engine.dispose()
+    _execute(
+        own_tables,
+        "CREATE TABLE legacy (code VARCHAR(8) PRIMARY KEY, n INTEGER)",
+        "INSERT INTO legacy VALUES ('k1', 1), ('k2', 2)",
+    )
     client = serve("legacy").test_client()
     assert "<a href=legacy/k2>k2</a>" in client.get("/legacy").get_data(as_text=True)
     assert client.get("/legacy/k2.json").get_json() == {"code": "k2", "n": 2}
@@ -415,11 +424,7 @@ def test_every_parameter_of_a_reflected_table_is_described(serve):
 
 
 def test_a_table_named_like_a_path_of_the_app_is_served_beside_it(serve, own_tables):
-    engine = make_engine(own_tables)
-    with engine.begin() as connection:
-        connection.execute(text("CREATE TABLE health (status TEXT)"))
-        connection.execute(text("INSERT INTO health VALUES ('fine')"))
-    engine.dispose()
+    _execute(own_tables, "CREATE TABLE health (status TEXT)", "INSERT INTO health VALUES ('fine')")
     client = serve("health").test_client()
     assert client.get("/").headers["Location"] == "/health-table"
     assert client.get("/health").get_data(as_text=True) == "ok\n"
