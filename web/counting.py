@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Engine, func, select, text
 
+from . import planner
 from .db import scalar_within
 from .view import View
 
@@ -40,7 +41,7 @@ def early_total(engine: Engine, view: View, seconds: float) -> Total:
     if seconds <= 0:
         return Total()
     table = view.spec.table
-    conditions = view.conditions()
+    conditions = planner.matching(engine, view)  # a search counts through its index
     count = scalar_within(
         engine, select(func.count()).select_from(table).where(*conditions), seconds * 0.6
     )

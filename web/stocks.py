@@ -23,7 +23,7 @@ from sqlalchemy import select
 from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import NotFound
 
-from . import stylesheet
+from . import planner, stylesheet
 from .db import get_engine
 from .models import STOCKS
 from .outputs import EXPORTS, BaseOutput, Page, Restream
@@ -91,7 +91,7 @@ def streamed(view: View, output: BaseOutput, started: float) -> Response:
         app=current_app._get_current_object(),
         path=url_for(request.endpoint, **request.view_args, **view.args()),
         engine=get_engine(),
-        statement=view.statement(),
+        plan=planner.plan(get_engine(), view),
         table=view.shown,
         settings=StreamSettings.from_config(config, capped=output.capped),
         started=started,
