@@ -342,6 +342,10 @@ def _views(report: dict[str, Any]) -> list[str]:
     exports = [
         [e["path"], e["status"], e["total_s"], e["mb"], e["rows_per_s"]] for e in section["exports"]
     ]
+    cells = [
+        [c["kind"], c["view"], c["sort"], c["first_row_ms"], c["whole_s"], c["rows"]]
+        for c in section.get("matrix", [])
+    ]
     return [
         f"Views @ {section['rows']:,} rows (one request each, no compression)",
         table(
@@ -354,6 +358,13 @@ def _views(report: dict[str, Any]) -> list[str]:
             ["export", "status", "total s", "MB", "rows/s"],
             exports,
             ["", "d", ".2f", ".1f", ",d"],
+        ),
+        "",
+        "Views matrix: first row (median of 3, leaving after it), whole view (one request)",
+        table(
+            ["kind", "view", "sort", "first row ms", "whole s", "rows"],
+            cells,
+            ["", "", "", ".1f", ".3f", ",d"],
         ),
     ]
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from sqlalchemy import Engine, func, select, text
 
 from . import planner
-from .db import scalar_within
+from .db import count_within, scalar_within
 from .view import View
 
 SAMPLE_ROWS = 5_000
@@ -42,11 +42,11 @@ def early_total(engine: Engine, view: View, seconds: float) -> Total:
         return Total()
     table = view.spec.table
     conditions = planner.matching(engine, view)  # a search counts through its index
-    count = scalar_within(
+    count = count_within(
         engine, select(func.count()).select_from(table).where(*conditions), seconds * 0.6
     )
     if count is not None:
-        return Total(int(count), exact=True)
+        return Total(count, exact=True)
     if engine.dialect.name == "postgresql":
         estimate = _planner_estimate(engine, view, seconds * 0.3)
     else:

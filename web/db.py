@@ -389,6 +389,40 @@ class _Steps:
             self.sqlite.set_progress_handler(None, 0)
 
 
+COUNT_CACHE_SIZE = 256
+"""Counts each pooled SQLite connection keeps (one entry a view: its SQL and values)."""
+
+
+def count_within(engine: Engine, statement: Select, seconds: float) -> int | None:
+    """:func:`scalar_within` for a ``COUNT``, remembered by each pooled SQLite connection
+    until the data changes: ``PRAGMA data_version`` tells a connection whether another
+    one committed since, ``total_changes()`` whether it wrote itself. The whole table's count costs 15-65 ms at 1M rows (a
+    walk of its smallest index), and every visitor of the page asks for it."""
+    if engine.dialect.name != "sqlite":
+        value = scalar_within(engine, statement, seconds)
+        return None if value is None else int(value)
+    compiled = statement.compile(engine)
+    key = (str(compiled), tuple(sorted(compiled.params.items(), key=lambda item: item[0])))
+    try:
+        with engine.connect() as connection:
+            # data_version: commits by other connections; total_changes(): by this one.
+            version = connection.exec_driver_sql(
+                "SELECT data_version, total_changes() FROM pragma_data_version"
+            ).one()
+            cache = connection.connection.info.setdefault("counts", {})
+            if key in cache and cache[key][0] == version:
+                return cache[key][1]
+            with _statement_timeout(connection, seconds, sqlite_steps=1_000) as step:
+                step.start()
+                value = int(connection.execute(statement).scalar())
+            if len(cache) >= COUNT_CACHE_SIZE:
+                cache.pop(next(iter(cache)))
+            cache[key] = (version, value)
+            return value
+    except (QueryTimeout, DatabaseMissing, OperationalError):
+        return None
+
+
 @contextmanager
 def _statement_timeout(
     connection: Connection, seconds: float | None, sqlite_steps: int = 20_000
