@@ -219,3 +219,28 @@ def test_postgresql_plans_ask_its_planner_for_a_fast_start_then_the_whole(engine
             {"pattern": f"%{search_index.indexed_columns(STOCKS)[0].key}_trgm"},
         ).all()
     assert indexes  # the seed built the trigram index the planner uses for searches
+
+
+def test_a_view_with_more_matches_than_it_may_sort_walks_the_sort_index_all_along(
+    sqlite_engine, monkeypatch
+):
+    engine = sqlite_engine
+    view = parse("sector=Energy&sort=price")
+    with engine.connect() as conn:
+        energy = conn.scalar(planner.count_statement(engine, view))
+    monkeypatch.setattr(planner, "MATCHES_TO_SORT", energy - 1)
+    walked = planner.plan(engine, view, count_seconds=FOREVER)
+    assert (walked.how, walked.head) == ("sort index", None)
+    assert "TEMP B-TREE" not in sqlite_plan(engine, walked.rest_statement(0))
+    monkeypatch.setattr(planner, "MATCHES_TO_SORT", energy)
+    sorted_after = planner.plan(engine, view, count_seconds=FOREVER)
+    assert sorted_after.head is not None
+    for chosen in (walked, sorted_after):
+        batches = stream_select(engine, chosen, FIRST_ROWS, 10, head_seconds=FOREVER)
+        assert [tuple(row) for batch in batches for row in batch] == plain_rows(engine, view)
+
+
+def test_a_view_too_slow_to_count_walks_the_sort_index(sqlite_engine, monkeypatch):
+    monkeypatch.setattr(planner, "count_within", lambda engine, statement, seconds: None)
+    chosen = planner.plan(sqlite_engine, parse("sector=Energy"), count_seconds=FOREVER)
+    assert (chosen.how, chosen.head) == ("sort index", None)

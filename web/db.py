@@ -396,13 +396,14 @@ COUNT_CACHE_SIZE = 256
 def count_within(engine: Engine, statement: Select, seconds: float) -> int | None:
     """:func:`scalar_within` for a ``COUNT``, remembered by each pooled SQLite connection
     until the data changes: ``PRAGMA data_version`` tells a connection whether another
-    one committed since, ``total_changes()`` whether it wrote itself. The whole table's count costs 15-65 ms at 1M rows (a
-    walk of its smallest index), and every visitor of the page asks for it."""
+    one committed since, ``total_changes()`` whether it wrote itself. The whole table's
+    count costs 15-65 ms at 1M rows (a walk of its smallest index), and every visitor of
+    the page asks for it."""
     if engine.dialect.name != "sqlite":
         value = scalar_within(engine, statement, seconds)
         return None if value is None else int(value)
     compiled = statement.compile(engine)
-    key = (str(compiled), tuple(sorted(compiled.params.items(), key=lambda item: item[0])))
+    key = (str(compiled), repr(sorted(compiled.params.items())))  # values may be lists
     try:
         with engine.connect() as connection:
             # data_version: commits by other connections; total_changes(): by this one.
@@ -411,15 +412,20 @@ def count_within(engine: Engine, statement: Select, seconds: float) -> int | Non
             ).one()
             cache = connection.connection.info.setdefault("counts", {})
             if key in cache and cache[key][0] == version:
-                return cache[key][1]
-            with _statement_timeout(connection, seconds, sqlite_steps=1_000) as step:
-                step.start()
-                value = int(connection.execute(statement).scalar())
+                value, tried = cache[key][1:]
+                if value is not None or tried >= seconds:  # counted, or known to take longer
+                    return value
+            try:
+                with _statement_timeout(connection, seconds, sqlite_steps=1_000) as step:
+                    step.start()
+                    value = int(connection.execute(statement).scalar())
+            except QueryTimeout:
+                value = None
             if len(cache) >= COUNT_CACHE_SIZE:
                 cache.pop(next(iter(cache)))
-            cache[key] = (version, value)
+            cache[key] = (version, value, seconds)
             return value
-    except (QueryTimeout, DatabaseMissing, OperationalError):
+    except (DatabaseMissing, OperationalError):
         return None
 
 

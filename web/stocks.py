@@ -24,6 +24,7 @@ from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import NotFound
 
 from . import planner, stylesheet
+from .counting import COUNT_SHARE
 from .db import get_engine
 from .models import STOCKS
 from .outputs import EXPORTS, BaseOutput, Page, Restream
@@ -91,7 +92,7 @@ def streamed(view: View, output: BaseOutput, started: float) -> Response:
         app=current_app._get_current_object(),
         path=url_for(request.endpoint, **request.view_args, **view.args()),
         engine=get_engine(),
-        plan=planner.plan(get_engine(), view),
+        plan=planner.plan(get_engine(), view, config["COUNT_SECONDS"] * COUNT_SHARE),
         table=view.shown,
         settings=StreamSettings.from_config(config, capped=output.capped),
         started=started,
