@@ -80,6 +80,8 @@ PROGRESS = """() => {
 DOM_ROWS = '() => document.querySelectorAll(".g tr").length'
 # Total blocking time as Lighthouse counts it (each long task's time past 50 ms), over the
 # load: the tasks that began before the footer was seen, not the input phase's after it.
+# The page's stylesheets and scripts, each with how long its fetch took: the stylesheets
+# hold up the first paint, and the scripts the first row, so a slow one shows here.
 PAGE_TIMING = """(loadEnd) => {
   const n = performance.getEntriesByType("navigation")[0] || {};
   const fcp = performance.getEntriesByName("first-contentful-paint")[0];
@@ -96,7 +98,11 @@ PAGE_TIMING = """(loadEnd) => {
           last_long_task: last ? {start_s: s(last[0]), ms: Math.round(last[1])} : null,
           first_row_attached_s: s(probe.attached), first_row_painted_s: s(probe.painted),
           first_contentful_paint_s: s(fcp && fcp.startTime), response_end_s: s(n.responseEnd),
-          dom_content_loaded_s: s(n.domContentLoadedEventEnd), load_event_s: s(n.loadEventEnd)};
+          dom_content_loaded_s: s(n.domContentLoadedEventEnd), load_event_s: s(n.loadEventEnd),
+          assets: performance.getEntriesByType("resource")
+            .filter((r) => ["link", "script"].includes(r.initiatorType))
+            .map((r) => ({name: new URL(r.name).pathname, fetch_ms: Math.round(r.duration),
+                          end_s: s(r.responseEnd)}))};
 }"""
 NOW = "() => performance.now()"
 # Where the sort links are now: the facets above the table come and go during a stream.

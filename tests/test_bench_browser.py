@@ -79,6 +79,10 @@ def test_the_recorder_times_the_load_and_each_click_to_its_new_rows(
     assert 0 < timing["first_row_attached_s"] <= timing["first_row_painted_s"]
     assert timing["total_blocking_ms"] is not None and timing["long_task_max_ms"] is not None
     assert timing["total_blocking_ms"] <= timing["long_task_total_ms"]
+    # Each stylesheet and script the page waits for, with its fetch time.
+    assets = {asset["name"]: asset["fetch_ms"] for asset in timing["assets"]}
+    assert {"/static/css/stocks.css", "/columns.css", "/static/js/streamtable.js"} <= set(assets)
+    assert all(ms >= 0 for ms in assets.values())
     # Every click re-streamed the table and its first new row was seen painted.
     assert run["inputs"]["count"] == run["inputs"]["painted"] == 3, run["inputs"]
     assert run["inputs"]["p95_ms"] > 0
