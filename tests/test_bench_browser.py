@@ -66,6 +66,14 @@ def test_each_million_row_target_fails_past_its_limit(figure: str, value: float,
     assert set(statuses.values()) == {"PASS"}
 
 
+def test_a_load_that_did_not_finish_fails_its_footer_and_skips_what_it_could_not_read():
+    run = {**_million_row_run(), "footer_s": None, "timing": None, "inputs": None}
+    statuses = _statuses(run)
+    assert statuses.pop("browser 1M: footer, no crash") == "FAIL"
+    assert statuses.pop("browser 1M: peak PSS") == "PASS"  # sampled all along
+    assert set(statuses.values()) == {"SKIP"}
+
+
 def test_the_recorder_times_the_load_and_each_click_to_its_new_rows(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ):
