@@ -289,6 +289,8 @@ def _browser(report: dict[str, Any]) -> list[str]:
                 ev.get("p95_ms"),
                 ev.get("max_ms"),
                 timing.get("long_task_max_ms"),
+                timing.get("total_blocking_ms"),
+                (r.get("inputs") or {}).get("p95_ms"),
                 note.strip(),
             ]
         )
@@ -304,12 +306,31 @@ def _browser(report: dict[str, Any]) -> list[str]:
         "eval p95 ms",
         "eval max ms",
         "long task ms",
+        "TBT ms",
+        "click p95 ms",
         "note",
     ]
-    formats = [",d", ".2f", ".2f", ".2f", ".2f", ",.0f", ",d", ".0f", ".0f", ".0f", ",d", ""]
+    formats = [
+        ",d",
+        ".2f",
+        ".2f",
+        ".2f",
+        ".2f",
+        ",.0f",
+        ",d",
+        ".0f",
+        ".0f",
+        ".0f",
+        ",d",
+        ",d",
+        ",.0f",
+        "",
+    ]
     return [
         "Browser (Chromium; painted/DCL: in-page clock from navigation start; polled/footer:",
-        "Playwright round trips from goto, so they include waiting on a busy renderer)",
+        "Playwright round trips from goto, so they include waiting on a busy renderer; TBT:",
+        "long tasks' time past 50 ms until the footer; click: sort header clicked during a",
+        "stream to its first new row painted, in-page clock)",
         table(headers, rows, formats),
     ]
 
