@@ -4,6 +4,8 @@
     python -m bench --quick              # smoke run: 2k and 20k rows, no browser
     python -m bench --sizes 100000 --skip-browser
     python -m bench --full               # also the slow baselines at 1M rows (long)
+    python -m bench --browser-only --sizes 100000,1000000
+                                         # only the Chromium loads (~3 min at 1M rows)
     python -m bench.csvload --rows 1000000
                                          # only seed.py --csv beside the generated seed
     scripts/with-postgres .venv/bin/python -m bench --database postgresql --sizes 1000000
@@ -61,6 +63,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--quick", action="store_true", help="smoke run: sizes 2000,20000, no browser"
     )
     parser.add_argument("--full", action="store_true", help="run the slow baselines at 1M too")
+    parser.add_argument(
+        "--browser-only",
+        action="store_true",
+        help="only the Chromium section (and the data it loads): no seed timing, no baselines",
+    )
     parser.add_argument("--streams", type=int, default=concurrency.STREAMS, help="concurrency")
     parser.add_argument(
         "--csv-runs", type=int, default=csvload.RUNS, help="seed.py --csv runs (and generated)"
@@ -82,6 +89,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.database == "postgresql" and not args.database_url:
         parser.error("--database postgresql needs --database-url or scripts/with-postgres")
+    if args.browser_only and (args.skip_browser or args.quick):
+        parser.error("--browser-only runs the browser section, which --skip-browser/--quick skip")
     args.server_url = args.database_url if args.database == "postgresql" else None
     args.sizes = args.sizes or list(QUICK_SIZES if args.quick else DEFAULT_SIZES)
     args.skip_browser = args.skip_browser or args.quick
@@ -112,6 +121,8 @@ def _prepare_data(args: argparse.Namespace) -> tuple[dict[int, Dataset], dict[st
         datasets[rows] = dataset
         timing = timing or cli
         progress(f"  {'reused' if dataset.reused else f'seeded in {dataset.seconds} s'}")
+    if timing is None and args.browser_only:
+        return datasets, {"error": "not measured (--browser-only)"}
     if timing is None:
         progress(f"seed: timing seed.py --rows {seed_rows:,} into a scratch file")
         timing = time_seed(args.data_dir, seed_rows, server_url=args.server_url)
@@ -294,6 +305,7 @@ def main(argv: list[str] | None = None) -> int:
         "quick": args.quick,
         "full": args.full,
         "browser": not args.skip_browser,
+        "browser_only": args.browser_only,
         "streams": args.streams,
         "database": args.database,
     }
@@ -307,13 +319,14 @@ def main(argv: list[str] | None = None) -> int:
         {"rows": d.rows, "url": d.shown_url, "reused": d.reused, "seconds": d.seconds}
         for d in sorted(datasets.values(), key=lambda d: d.rows)
     ]
-    report["csv_load"] = _guarded(
-        "csv load", lambda: csvload.measure(args.data_dir, max(args.sizes), args.csv_runs)
-    )
-    report["renderers"] = _guarded("renderers", renderers.measure)
-    _throughput(args, datasets, report)
-    report["memory"] = _memory(report)
-    report["concurrency"] = _guarded("concurrency", lambda: _concurrency(args, datasets))
+    if not args.browser_only:
+        report["csv_load"] = _guarded(
+            "csv load", lambda: csvload.measure(args.data_dir, max(args.sizes), args.csv_runs)
+        )
+        report["renderers"] = _guarded("renderers", renderers.measure)
+        _throughput(args, datasets, report)
+        report["memory"] = _memory(report)
+        report["concurrency"] = _guarded("concurrency", lambda: _concurrency(args, datasets))
     report["browser"] = _browser(args, datasets)
     report["targets"] = targets.evaluate(report)
     # Other work on a shared machine skews every figure: say how busy it was at the end too.

@@ -289,6 +289,8 @@ def _browser(report: dict[str, Any]) -> list[str]:
                 ev.get("p95_ms"),
                 ev.get("max_ms"),
                 timing.get("long_task_max_ms"),
+                timing.get("total_blocking_ms"),
+                (r.get("inputs") or {}).get("p95_ms"),
                 note.strip(),
             ]
         )
@@ -304,12 +306,31 @@ def _browser(report: dict[str, Any]) -> list[str]:
         "eval p95 ms",
         "eval max ms",
         "long task ms",
+        "TBT ms",
+        "click p95 ms",
         "note",
     ]
-    formats = [",d", ".2f", ".2f", ".2f", ".2f", ",.0f", ",d", ".0f", ".0f", ".0f", ",d", ""]
+    formats = [
+        ",d",
+        ".2f",
+        ".2f",
+        ".2f",
+        ".2f",
+        ",.0f",
+        ",d",
+        ".0f",
+        ".0f",
+        ".0f",
+        ",d",
+        ",d",
+        ",.0f",
+        "",
+    ]
     return [
         "Browser (Chromium; painted/DCL: in-page clock from navigation start; polled/footer:",
-        "Playwright round trips from goto, so they include waiting on a busy renderer)",
+        "Playwright round trips from goto, so they include waiting on a busy renderer; TBT:",
+        "long tasks' time past 50 ms until the footer; click: sort header clicked during a",
+        "stream to its first new row painted, in-page clock)",
         table(headers, rows, formats),
     ]
 
@@ -342,6 +363,10 @@ def _views(report: dict[str, Any]) -> list[str]:
     exports = [
         [e["path"], e["status"], e["total_s"], e["mb"], e["rows_per_s"]] for e in section["exports"]
     ]
+    cells = [
+        [c["kind"], c["view"], c["sort"], c["first_row_ms"], c["whole_s"], c["rows"]]
+        for c in section.get("matrix", [])
+    ]
     return [
         f"Views @ {section['rows']:,} rows (one request each, no compression)",
         table(
@@ -354,6 +379,13 @@ def _views(report: dict[str, Any]) -> list[str]:
             ["export", "status", "total s", "MB", "rows/s"],
             exports,
             ["", "d", ".2f", ".1f", ",d"],
+        ),
+        "",
+        "Views matrix: first row (median of 3, leaving after it), whole view (one request)",
+        table(
+            ["kind", "view", "sort", "first row ms", "whole s", "rows"],
+            cells,
+            ["", "", "", ".1f", ".3f", ",d"],
         ),
     ]
 

@@ -1,12 +1,16 @@
 """Filtered, searched and exported views of the largest table: first row, total, rows/s.
 
-A filter or a search walks the sort order's index and skips rows that do not match, so its
-first row comes as soon as the first match is found; a word that matches nothing costs a
-full scan. Exports stream the whole table as CSV and NDJSON through the same machinery.
+The matrix (:data:`FILTERS` and :data:`SEARCHES`, each by :data:`SORTS`) is every kind of
+view web/planner.py plans for: no filter, enums, ranges (one that keeps many rows, one that
+keeps few), a search for a common word, a rarer one, a rare one, one that matches nothing,
+and one too short for the trigram index. Its first row is the median of
+:data:`FIRST_ROW_REPEATS` requests that leave after it; its total, one whole request.
+Exports stream the whole table as CSV and NDJSON through the same machinery.
 """
 
 from __future__ import annotations
 
+import statistics
 from typing import Any
 
 from .client import fetch
@@ -29,6 +33,25 @@ PAGES = [
     "/stocks?cols=symbol,name,price",
 ]
 EXPORTS = ["/stocks.csv", "/stocks.ndjson", "/stocks.json"]
+
+SORTS = ["", "sort=price&dir=desc", "sort=volume"]
+FILTERS = [
+    "",
+    "sector=Energy",  # 9% of the rows
+    "exchange=TSX&sector=Energy",  # 0.5%
+    "price__gte=100&price__lte=200",  # 14%, a range of another column than the sort's
+    "price__gte=990",  # 0.1%: too few for the sort index's walk to find 50 in time
+    "sector=Utilities&change_pct__lt=0",
+    "name__contains=robotics",
+]
+SEARCHES = {
+    "common": "q=robotics",  # 2.5% of the rows (at 1M: 24,952)
+    "fewer": "q=solar+inc",  # 0.16%
+    "rare": "q=zyx",  # symbols starting with it: ~60 at 1M
+    "none": "q=xyzzy",
+    "2 characters": "q=ab",  # under the trigram index's 3: a walk of the table
+}
+FIRST_ROW_REPEATS = 3
 TIMEOUT_SECONDS = 600.0
 
 
@@ -63,4 +86,34 @@ def measure(server: Server, rows: int) -> dict[str, Any]:
             }
         )
         progress(f"export {path}: {exports[-1]['rows_per_s']} rows/s")
-    return {"rows": rows, "pages": pages, "exports": exports}
+    return {"rows": rows, "pages": pages, "exports": exports, "matrix": matrix(server)}
+
+
+def matrix(server: Server) -> list[dict[str, Any]]:
+    """First row (median) and whole view of each cell: filter or search, by sort."""
+    cells = [(query, "filter") for query in FILTERS]
+    cells += [(query, f"search: {kind}") for kind, query in SEARCHES.items()]
+    measured = []
+    for query, kind in cells:
+        for order in SORTS:
+            path = "/stocks?" + "&".join(part for part in (query, order) if part)
+            firsts = [
+                fetch(server.host, server.port, path, stop_after_first_row=True).first_row
+                for _ in range(FIRST_ROW_REPEATS)
+            ]
+            whole = fetch(server.host, server.port, path, timeout=TIMEOUT_SECONDS)
+            timed = [f for f in firsts if f is not None]
+            measured.append(
+                {
+                    "kind": kind,
+                    "view": query or "(all rows)",
+                    "sort": order.replace("sort=", "").replace("&dir=", " ") or "symbol",
+                    "first_row_ms": round(statistics.median(timed) * 1000, 1) if timed else None,
+                    "whole_s": round(whole.total, 3),
+                    "rows": whole.footer_rows,
+                    "complete": whole.footer,
+                }
+            )
+            cell = measured[-1]
+            progress(f"matrix {path}: {cell['first_row_ms']} ms, {cell['rows']} rows")
+    return measured

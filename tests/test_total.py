@@ -39,11 +39,15 @@ def test_a_count_past_its_budget_gives_an_estimate_marked_as_one(app_with, monke
     real = counting.scalar_within
     calls = []
 
-    def slow_count(engine, statement, seconds):
+    def no_count(engine, statement, seconds):  # the count, out of time
         calls.append(seconds)
-        return None if len(calls) == 1 else real(engine, statement, seconds)  # the count
 
-    monkeypatch.setattr(counting, "scalar_within", slow_count)
+    def estimating(engine, statement, seconds):
+        calls.append(seconds)
+        return real(engine, statement, seconds)
+
+    monkeypatch.setattr(counting, "count_within", no_count)
+    monkeypatch.setattr(counting, "scalar_within", estimating)
     view = view_of({"exchange": "NYSE"})
     with app.app_context():
         total = counting.early_total(get_engine(app), view, 5.0)
@@ -71,3 +75,19 @@ def test_a_sample_smaller_than_its_filter_needs_gives_no_estimate(app):
     view = view_of({"symbol__exact": "NO-SUCH"})
     with app.app_context():
         assert counting._sampled_estimate(get_engine(app), view, 1.0) is None
+
+
+def test_a_remembered_count_is_counted_again_once_the_data_changes(app):
+    engine = get_engine(app)
+    view = view_of({"sector": "Energy"})
+    with app.app_context():
+        before = counting.early_total(engine, view, 5.0)
+        assert counting.early_total(engine, view, 5.0) == before  # remembered
+        with engine.begin() as conn:  # another connection of the pool, or another process
+            conn.execute(
+                stocks.delete().where(
+                    stocks.c.id.in_(select(stocks.c.id).where(stocks.c.sector == "Energy").limit(3))
+                )
+            )
+        for _ in range(3):  # whichever pooled connection counts
+            assert counting.early_total(engine, view, 5.0).rows == before.rows - 3

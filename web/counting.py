@@ -17,8 +17,12 @@ from dataclasses import dataclass
 
 from sqlalchemy import Engine, func, literal_column, select, text
 
-from .db import scalar_within
+from . import planner
+from .db import count_within, scalar_within
 from .view import View
+
+COUNT_SHARE = 0.6
+"""The share of ``COUNT_SECONDS`` the count gets; the estimate, if needed, the rest."""
 
 SAMPLE_ROWS = 5_000
 """Rows SQLite samples for an estimate: a two-hundredth of a 1M-row table's scan (q=robotics:
@@ -39,13 +43,10 @@ def early_total(engine: Engine, view: View, seconds: float) -> Total:
     """The view's row count if it comes within ``seconds``, else an estimate, or nothing."""
     if seconds <= 0:
         return Total()
-    table = view.spec.table
-    conditions = view.conditions()
-    count = scalar_within(
-        engine, select(func.count()).select_from(table).where(*conditions), seconds * 0.6
-    )
+    # A search counts through its index; the planner counts the same (one count a page).
+    count = count_within(engine, planner.count_statement(engine, view), seconds * COUNT_SHARE)
     if count is not None:
-        return Total(int(count), exact=True)
+        return Total(count, exact=True)
     if engine.dialect.name == "postgresql":
         estimate = _planner_estimate(engine, view, seconds * 0.3)
     else:

@@ -22,6 +22,7 @@ import psycopg
 from sqlalchemy import Engine, Index, MetaData, func, inspect, select
 from sqlalchemy.schema import CreateIndex, CreateTable
 
+from . import search_index
 from .db import create_database_file, database_file_missing
 from .models import STOCKS, stocks
 
@@ -348,7 +349,7 @@ def _load_sqlite(engine: Engine, blocks: Iterator[list[tuple]], progress: Progre
                 written += len(block)
                 progress(written, "inserting")
             progress(written, "indexing")
-            for statement in create_indexes:
+            for statement in create_indexes + search_index.build_statements("sqlite", STOCKS):
                 cursor.execute(statement)
             cursor.execute("COMMIT")
         except BaseException as error:
@@ -383,6 +384,10 @@ def _load_postgresql(engine: Engine, blocks: Iterator[list[tuple]], progress: Pr
         f"ALTER TABLE {stocks.name} RENAME CONSTRAINT {staging.name}_pkey TO {stocks.name}_pkey",
         f"ALTER SEQUENCE {staging.name}_id_seq RENAME TO {stocks.name}_id_seq",
         *(f"ALTER INDEX {ix.name}_new RENAME TO {ix.name}" for ix in stocks.indexes),
+        *(
+            f"ALTER INDEX {staged} RENAME TO {final}"
+            for staged, final in search_index.staged_index_names(STOCKS, staging.name)
+        ),
     ]
     columns = ", ".join(c.name for c in stocks.columns)
     raw = engine.raw_connection()
@@ -410,6 +415,8 @@ def _load_postgresql(engine: Engine, blocks: Iterator[list[tuple]], progress: Pr
             progress(written, "indexing")
             for index in indexes:
                 cursor.execute(CreateIndex(index).compile(dialect=engine.dialect).string)
+            for statement in search_index.build_statements("postgresql", STOCKS, staging.name):
+                cursor.execute(statement)
             cursor.execute(f"ANALYZE {staging.name}")  # the planner needs them to pick indexes
             cursor.execute(
                 f"SELECT setval(pg_get_serial_sequence('{staging.name}', 'id'), max(id)) "

@@ -29,7 +29,8 @@ from sqlalchemy import select
 from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import NotFound
 
-from . import stylesheet
+from . import planner, stylesheet
+from .counting import COUNT_SHARE
 from .db import get_engine
 from .outputs import EXPORTS, BaseOutput, Page, Restream
 from .render import renderers_for
@@ -110,7 +111,7 @@ def streamed(view: View, output: BaseOutput, started: float) -> Response:
         app=current_app._get_current_object(),
         path=url_for(request.endpoint, **request.view_args, **view.args()),
         engine=get_engine(),
-        statement=view.statement(),
+        plan=planner.plan(get_engine(), view, config["COUNT_SECONDS"] * COUNT_SHARE),
         table=view.shown,
         settings=StreamSettings.from_config(config, capped=output.capped),
         started=started,

@@ -20,11 +20,11 @@ from typing import Any, Protocol
 from uuid import uuid4
 
 from flask import Flask
-from sqlalchemy import Engine, Row, Select
+from sqlalchemy import Engine, Row
 
 from . import shutdown, signals
 from .chunker import chunked
-from .db import DatabaseMissing, QueryTimeout, stream_select
+from .db import DatabaseMissing, Plan, QueryTimeout, stream_select
 from .spec import Aggregate, TableSpec
 from .values import is_finite_number
 
@@ -60,6 +60,7 @@ class StreamSettings:
     flush_seconds: float
     max_rows: int | None  # the most rows one response streams; None: no cap (exports)
     statement_timeout: float | None  # seconds per query step; None: no limit
+    sort_walk_seconds: float  # for a plan's head (web/planner.py)
 
     @classmethod
     def from_config(cls, config: dict, capped: bool = True) -> StreamSettings:
@@ -70,6 +71,7 @@ class StreamSettings:
             flush_seconds=config["FLUSH_SECONDS"],
             max_rows=config["MAX_ROWS"] if capped else None,
             statement_timeout=config["STATEMENT_TIMEOUT"],
+            sort_walk_seconds=config["SORT_WALK_SECONDS"],
         )
 
 
@@ -81,7 +83,7 @@ class Source:
     app: Flask
     path: str  # the canonical URL of the view, for the log
     engine: Engine
-    statement: Select
+    plan: Plan  # the view's rows, and how to read them (web/planner.py)
     table: TableSpec
     settings: StreamSettings
     started: float  # perf_counter() when the request arrived
@@ -141,8 +143,8 @@ class RowCap:
         self.max_rows = max_rows
         self.exceeded = False
 
-    def limit(self, statement: Select) -> Select:
-        return statement if self.max_rows is None else statement.limit(self.max_rows + 1)
+    def limit(self, plan: Plan) -> Plan:
+        return plan.limited(None if self.max_rows is None else self.max_rows + 1)
 
     def apply(self, batches: Iterable[Sequence[Row]]) -> Iterator[Sequence[Row]]:
         if self.max_rows is None:
@@ -257,10 +259,11 @@ def stream(source: Source, output: Output) -> Iterator[bytes]:
     cap = RowCap(settings.max_rows)
     batches = stream_select(
         source.engine,
-        cap.limit(source.statement),
+        cap.limit(source.plan),
         settings.first_rows,
         settings.fetch_rows,
         settings.statement_timeout,
+        settings.sort_walk_seconds,
     )
     summary = Tally(source.table, totals=output.shows_totals)
     report = StreamReport(source.path)

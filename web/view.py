@@ -188,22 +188,20 @@ class View:
         return conditions
 
     def statement(self) -> Select:
-        """The rows of this view, in the column order the renderers expect.
+        """The rows of this view, in the column order the renderers expect: what the view
+        is. How the database reads them fast is :mod:`web.planner`'s business."""
+        return select(*self.shown.select_list()).where(*self.conditions()).order_by(*self.order())
 
-        Ordered by the sort column, then id (the spec's tiebreak), so ties keep a stable
-        order and the ``(column, id)`` index serves the first row at once (a unique column
-        needs no id).
-        """
+    def order(self) -> list[ColumnElement]:
+        """The sort column, then id (the spec's tiebreak: a reflected table's primary key,
+        if any), so ties keep a stable order and the ``(column, id)`` index serves the first
+        row at once (a unique column needs no id: PostgreSQL would plan an Incremental Sort
+        on top of its index)."""
         table = self.spec.table
-        statement = select(*self.shown.select_list()).where(*self.conditions())
         order = [table.c[self.sort]]
-        # A unique column needs no id, and PostgreSQL would plan an Incremental Sort on top
-        # of its index. A reflected table's ties are ordered by its primary key, if any.
         if not self.spec.column(self.sort).unique:
             order.extend(table.c[key] for key in self.spec.tiebreak if key != self.sort)
-        if self.descending:
-            order = [column.desc() for column in order]
-        return statement.order_by(*order)
+        return [column.desc() for column in order] if self.descending else order
 
 
 def _values(args: MultiDict[str, str], name: str) -> list[str]:

@@ -1,0 +1,246 @@
+"""The planner reads a view's rows by other routes than its plain statement, never other rows.
+
+Every plan (the head walking the sort index, the rest reading the matches; the head given
+up when over its budget) must give exactly the rows of :meth:`View.statement`, in its order.
+On SQLite the chosen routes are checked in the plans SQLite reports, and the full-text index
+is checked against later writes.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from urllib.parse import parse_qsl
+
+import pytest
+from sqlalchemy import event, func, select, text
+from werkzeug.datastructures import MultiDict
+
+from web import planner, search_index
+from web.db import Plan, get_engine, stream_select
+from web.models import STOCKS, stocks
+from web.view import View
+
+FIRST_ROWS = 7  # small, so the head's batch and the rows after it both have rows
+FOREVER = 60.0  # a head budget never used up: the head always serves the first batch
+NO_TIME = 1e-9  # a head budget used up at the first check: the matches serve every row
+
+
+def parse(query: str) -> View:
+    return View.from_args(MultiDict(parse_qsl(query)), STOCKS, 100)
+
+
+@pytest.fixture
+def engine(app):
+    return get_engine(app)
+
+
+@pytest.fixture
+def words(engine) -> dict[str, str]:
+    """Search terms taken from the seeded names: the commonest word, and a substring of
+    one name that no other contains."""
+    with engine.connect() as conn:
+        names = conn.scalars(select(stocks.c.name)).all()
+    counts = Counter(word.lower() for name in names for word in name.split() if len(word) > 3)
+    common = counts.most_common(1)[0][0]
+    rare = next(
+        piece
+        for name in names
+        for piece in [name[-6:].lower()]
+        if sum(piece in other.lower() for other in names) == 1
+    )
+    return {"common": common, "rare": rare}
+
+
+def plain_rows(engine, view: View, limit: int | None = None) -> list[tuple]:
+    statement = view.statement() if limit is None else view.statement().limit(limit)
+    with engine.connect() as conn:
+        return [tuple(row) for row in conn.execute(statement)]
+
+
+def planned_rows(engine, view: View, seconds: float, limit: int | None = None) -> list[tuple]:
+    chosen = planner.plan(engine, view).limited(limit)
+    batches = stream_select(engine, chosen, FIRST_ROWS, 10, timeout=10, head_seconds=seconds)
+    return [tuple(row) for batch in batches for row in batch]
+
+
+VIEWS = [
+    "",
+    "sort=price&dir=desc",
+    "sector=Energy",
+    "sector=Energy&sort=price&dir=desc",
+    "exchange=NYSE&exchange=LSE&sort=volume",
+    "exchange=TSX&sector=Utilities&sort=change_pct&dir=desc",
+    "price__gte=100&sort=name",
+    "price__gte=100&sort=price",
+    "price__gte=100&price__lt=120&sort=price&dir=desc",
+    "price__gte=990&sort=symbol",  # few matches, spread over the sort order
+    "market_cap__gte=1e9&sort=updated_at&dir=desc",
+    "updated_at__lte=2026-11-30&sort=market_cap",
+    "name__contains=the&sort=price",
+    "name__startswith=a&sort=volume&dir=desc",
+    "symbol__startswith=ab",
+    "symbol__exact=AAPL",
+    "q=ab",  # under 3 characters: no full-text index
+    "q=zzzqqq",
+    'q=a"b',
+    "q=50%&sort=price",
+    "q=a_b",
+    "sector=Energy&q=in&sort=volume",
+]
+
+
+@pytest.mark.parametrize("query", VIEWS)
+@pytest.mark.parametrize("seconds", [FOREVER, NO_TIME, 0.0], ids=["head", "over budget", "off"])
+def test_every_plan_streams_exactly_the_rows_of_the_view(engine, query, seconds):
+    view = parse(query)
+    assert planned_rows(engine, view, seconds) == plain_rows(engine, view)
+
+
+@pytest.mark.parametrize("kind", ["common", "rare"])
+@pytest.mark.parametrize("sort", ["symbol", "price", "volume"])
+@pytest.mark.parametrize("seconds", [FOREVER, NO_TIME], ids=["head", "over budget"])
+def test_searches_through_the_index_give_exactly_the_matching_rows(
+    engine, words, kind, sort, seconds
+):
+    for query in (f"q={words[kind]}&sort={sort}", f"name__contains={words[kind]}&sort={sort}"):
+        view = parse(query)
+        expected = plain_rows(engine, view)
+        assert expected, query
+        assert planned_rows(engine, view, seconds) == expected
+
+
+@pytest.mark.parametrize("limit", [1, FIRST_ROWS - 1, FIRST_ROWS, FIRST_ROWS + 1, 40])
+@pytest.mark.parametrize("seconds", [FOREVER, NO_TIME], ids=["head", "over budget"])
+def test_the_row_cap_counts_the_head_and_the_rest_together(engine, limit, seconds):
+    view = parse("sector=Energy&sort=price")
+    assert planned_rows(engine, view, seconds, limit) == plain_rows(engine, view, limit)
+
+
+@pytest.fixture
+def sqlite_engine(engine):
+    if engine.dialect.name != "sqlite":
+        pytest.skip("SQLite's planner is steered; PostgreSQL's is asked (its own test is below)")
+    return engine
+
+
+def executed(engine) -> list[str]:
+    """The SQL statements the engine runs from now on."""
+    statements: list[str] = []
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def note(conn, cursor, statement, parameters, context, executemany):
+        if statement.lstrip().upper().startswith("SELECT"):
+            statements.append(statement)
+
+    return statements
+
+
+def test_a_head_over_its_budget_gives_way_to_the_matches_from_the_first_row(sqlite_engine):
+    engine = sqlite_engine
+    view = parse("price__gte=990&sort=symbol")  # a walk of the whole table for 7 rows
+    statements = executed(engine)
+    rows = planned_rows(engine, view, NO_TIME)
+    head, rest = statements[-2:]
+    assert rows == plain_rows(engine, view)
+    assert "LIMIT" in head and "OFFSET" not in rest  # the rest starts from the first row
+
+
+def test_a_head_that_fills_its_batch_hands_over_after_it(engine):
+    statements = executed(engine)
+    planned_rows(engine, parse("sector=Energy&sort=price"), FOREVER)
+    head, rest = statements[-2:]
+    assert "LIMIT" in head and "OFFSET" in rest  # the rest skips the rows the head sent
+
+
+def test_the_head_and_the_rest_read_one_snapshot(engine):
+    view = parse("sector=Energy&sort=price")
+    before = plain_rows(engine, view)
+    chosen = planner.plan(engine, view)
+    batches = stream_select(engine, chosen, FIRST_ROWS, 10, timeout=10, head_seconds=FOREVER)
+    rows = list(next(batches))
+    assert len(rows) == FIRST_ROWS
+    with engine.begin() as other:  # another connection, committed before the rest is read
+        other.execute(stocks.delete().where(stocks.c.sector == "Energy"))
+    rows += [row for batch in batches for row in batch]
+    assert [tuple(row) for row in rows] == before
+    assert plain_rows(engine, view) == []
+
+
+def test_views_without_a_filter_or_with_one_on_the_sort_column_walk_the_sort_index(engine):
+    for query in ("", "sort=price&dir=desc", "price__gte=100&price__lt=200&sort=price"):
+        chosen = planner.plan(engine, parse(query))
+        assert chosen.head is None, query
+        assert str(chosen.rows) == str(parse(query).statement())
+
+
+def sqlite_plan(engine, statement) -> str:
+    compiled = statement.compile(engine, compile_kwargs={"literal_binds": True})
+    sql = str(compiled).replace("LIMIT ?", "LIMIT -1")  # SQLite's "no limit" with an offset
+    with engine.connect() as conn:
+        return " | ".join(row[3] for row in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}"))
+
+
+def test_sqlite_heads_walk_the_sort_index_and_rests_read_the_filters_index(sqlite_engine):
+    chosen = planner.plan(sqlite_engine, parse("sector=Energy&sort=price&dir=desc"))
+    head = sqlite_plan(sqlite_engine, chosen.head_statement(FIRST_ROWS))
+    assert "ix_stocks_price_id" in head and "TEMP B-TREE" not in head
+    rest = sqlite_plan(sqlite_engine, chosen.rest_statement(FIRST_ROWS))
+    assert "ix_stocks_sector_id" in rest and "TEMP B-TREE FOR ORDER BY" in rest
+
+
+def test_sqlite_searches_read_their_matches_through_the_full_text_index(sqlite_engine, words):
+    for query in (f"q={words['rare']}&sort=price", f"name__contains={words['common']}"):
+        rest = planner.plan(sqlite_engine, parse(query)).rest_statement(0)
+        assert "VIRTUAL TABLE" in sqlite_plan(sqlite_engine, rest), query
+    short = planner.plan(sqlite_engine, parse("q=ab")).rest_statement(0)
+    assert "VIRTUAL TABLE" not in sqlite_plan(sqlite_engine, short)  # too short to look up
+
+
+def test_the_search_index_follows_writes_made_after_the_seed(engine):
+    view = parse("q=zyxwvut")
+    assert planned_rows(engine, view, NO_TIME) == []
+    with engine.begin() as conn:
+        first = conn.scalar(select(func.min(stocks.c.id)))
+        conn.execute(stocks.update().where(stocks.c.id == first).values(name="Zyxwvut Holdings"))
+    assert [row[1] for row in planned_rows(engine, view, NO_TIME)] == ["Zyxwvut Holdings"]
+    with engine.begin() as conn:
+        conn.execute(stocks.delete().where(stocks.c.id == first))
+    assert planned_rows(engine, view, NO_TIME) == []
+
+
+def test_postgresql_plans_ask_its_planner_for_a_fast_start_then_the_whole(engine):
+    if engine.dialect.name != "postgresql":
+        pytest.skip("PostgreSQL's plans (SQLite's are steered, tested above)")
+    chosen = planner.plan(engine, parse("sector=Energy&sort=price"))
+    assert isinstance(chosen, Plan) and chosen.head is not None
+    with engine.connect() as conn:
+        indexes = conn.scalars(
+            text("SELECT indexname FROM pg_indexes WHERE indexname LIKE :pattern"),
+            {"pattern": f"%{search_index.indexed_columns(STOCKS)[0].key}_trgm"},
+        ).all()
+    assert indexes  # the seed built the trigram index the planner uses for searches
+
+
+def test_a_view_with_more_matches_than_it_may_sort_walks_the_sort_index_all_along(
+    sqlite_engine, monkeypatch
+):
+    engine = sqlite_engine
+    view = parse("sector=Energy&sort=price")
+    with engine.connect() as conn:
+        energy = conn.scalar(planner.count_statement(engine, view))
+    monkeypatch.setattr(planner, "MATCHES_TO_SORT", energy - 1)
+    walked = planner.plan(engine, view, count_seconds=FOREVER)
+    assert (walked.how, walked.head) == ("sort index", None)
+    assert "TEMP B-TREE" not in sqlite_plan(engine, walked.rest_statement(0))
+    monkeypatch.setattr(planner, "MATCHES_TO_SORT", energy)
+    sorted_after = planner.plan(engine, view, count_seconds=FOREVER)
+    assert sorted_after.head is not None
+    for chosen in (walked, sorted_after):
+        batches = stream_select(engine, chosen, FIRST_ROWS, 10, head_seconds=FOREVER)
+        assert [tuple(row) for batch in batches for row in batch] == plain_rows(engine, view)
+
+
+def test_a_view_too_slow_to_count_walks_the_sort_index(sqlite_engine, monkeypatch):
+    monkeypatch.setattr(planner, "count_within", lambda engine, statement, seconds: None)
+    chosen = planner.plan(sqlite_engine, parse("sector=Energy"), count_seconds=FOREVER)
+    assert (chosen.how, chosen.head) == ("sort index", None)

@@ -1,0 +1,109 @@
+"""The full-text index behind substring search: which rows *may* contain a term, at once.
+
+A search (``q``) or a ``__contains`` filter tests every row it walks; for a term that is
+rare or absent that is a walk over the whole table (~3 s at 1M SQLite rows). A trigram
+index answers "which rows contain this substring" from the index instead:
+
+- SQLite: an FTS5 table with the ``trigram`` tokenizer over the table's text columns,
+  its content read from the table itself (``content=``), so it stores only the index
+  (+83 MB beside a 344 MB 1M-row file). Measured at 1M rows: a term that matches nothing
+  0.2 ms (the walk took 4.1 s), all 24,952 matches of "robotics" counted in 23 ms.
+- PostgreSQL: ``pg_trgm`` GIN indexes on ``lower(column)``, which the planner uses by
+  itself for the same ``LIKE`` the view writes.
+
+Both index trigrams, so a term of fewer than 3 characters cannot use them: it is matched by
+walking the table, as before (:func:`indexable`).
+
+The index only narrows: the view's own condition is still applied to every candidate, so
+the index's looser matching (FTS5 folds non-ASCII case, SQLite's ``lower`` does not) can
+never add a row the view would not show. Built by the seed in the same transaction as the
+table (:func:`build_statements`), and kept in step with later writes by triggers.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import ColumnElement, Engine, column, literal, literal_column, select, table, text
+
+from .spec import ColumnSpec, Kind, TableSpec
+
+MIN_TERM_CHARACTERS = 3
+"""A trigram index finds only terms of at least three characters."""
+
+
+def indexed_columns(spec: TableSpec) -> tuple[ColumnSpec, ...]:
+    """The columns the index covers: every free-text column (searched or filtered)."""
+    return tuple(c for c in spec.columns if c.kind is Kind.TEXT)
+
+
+def fts_name(spec: TableSpec) -> str:
+    return f"{spec.name}_search"
+
+
+def indexable(term: str) -> bool:
+    return len(term) >= MIN_TERM_CHARACTERS
+
+
+def build_statements(dialect: str, spec: TableSpec, table_name: str | None = None) -> list[str]:
+    """SQL that builds the index for ``spec``'s table (named ``table_name`` while staged),
+    run by the seed after the rows are in and inside the same transaction."""
+    name = table_name or spec.name
+    keys = [c.key for c in indexed_columns(spec)]
+    if not keys:
+        return []
+    if dialect == "postgresql":
+        return [
+            "CREATE EXTENSION IF NOT EXISTS pg_trgm",
+            *(
+                f"CREATE INDEX ix_{name}_{key}_trgm ON {name} USING gin (lower({key}) gin_trgm_ops)"
+                for key in keys
+            ),
+        ]
+    fts = fts_name(spec)
+    listed = ", ".join(keys)
+    new = ", ".join(f"new.{key}" for key in keys)
+    old = ", ".join(f"old.{key}" for key in keys)
+    delete = f"INSERT INTO {fts}({fts}, rowid, {listed}) VALUES('delete', old.id, {old});"
+    insert = f"INSERT INTO {fts}(rowid, {listed}) VALUES (new.id, {new});"
+    return [
+        f"DROP TABLE IF EXISTS {fts}",
+        f"CREATE VIRTUAL TABLE {fts} USING fts5({listed}, content='{name}', "
+        "content_rowid='id', tokenize='trigram')",
+        f"INSERT INTO {fts}({fts}) VALUES('rebuild')",
+        # Kept in step with writes made after the seed (the app itself only reads).
+        f"CREATE TRIGGER {name}_search_insert AFTER INSERT ON {name} BEGIN {insert} END",
+        f"CREATE TRIGGER {name}_search_delete AFTER DELETE ON {name} BEGIN {delete} END",
+        f"CREATE TRIGGER {name}_search_update AFTER UPDATE ON {name} BEGIN {delete} {insert} END",
+    ]
+
+
+def staged_index_names(spec: TableSpec, staging: str) -> list[tuple[str, str]]:
+    """PostgreSQL: (staged name, final name) of each trigram index, for the seed's swap."""
+    return [
+        (f"ix_{staging}_{c.key}_trgm", f"ix_{spec.name}_{c.key}_trgm")
+        for c in indexed_columns(spec)
+    ]
+
+
+def has_fts(engine: Engine, spec: TableSpec) -> bool:
+    """SQLite: whether the seed built the FTS5 index (a table made otherwise has none, and
+    a reflected table, STREAMTABLE_TABLE's, is searched without one: web/reflect.py)."""
+    if engine.dialect.name != "sqlite" or spec.reflected:
+        return False
+    with engine.connect() as connection:
+        found = connection.execute(
+            text("SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = :name"),
+            {"name": fts_name(spec)},
+        ).first()
+    return found is not None
+
+
+def fts_candidates(
+    spec: TableSpec, term: str, columns: tuple[ColumnSpec, ...]
+) -> ColumnElement[bool]:
+    """SQLite: ``id IN`` the rows whose ``columns`` contain ``term`` by the FTS5 index."""
+    fts = table(fts_name(spec), column("rowid"))
+    phrase = '"' + term.replace('"', '""') + '"'
+    keys = " ".join(c.key for c in columns)
+    match = literal(f"{{{keys}}} : {phrase}")
+    matching = select(fts.c.rowid).where(literal_column(fts_name(spec)).op("MATCH")(match))
+    return spec.table.c.id.in_(matching)
