@@ -7,7 +7,18 @@ from typing import Any
 
 from flask import Flask
 
-from . import compression, db, errors, health, render, security, settings, signals, streams
+from . import (
+    admission,
+    compression,
+    db,
+    errors,
+    health,
+    render,
+    security,
+    settings,
+    signals,
+    streams,
+)
 from .models import STOCKS
 
 
@@ -21,6 +32,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     settings.init_app(app, test_config)
 
     db.init_app(app)
+    admission.init_app(app)
     compression.init_app(app)
     security.init_app(app)
     errors.init_app(app)

@@ -24,6 +24,7 @@ from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import NotFound
 
 from . import stylesheet
+from .admission import admit_stream
 from .db import get_engine
 from .models import STOCKS
 from .outputs import EXPORTS, BaseOutput, Page, Restream
@@ -95,8 +96,11 @@ def streamed(view: View, output: BaseOutput, started: float) -> Response:
         table=view.shown,
         settings=StreamSettings.from_config(config, capped=output.capped),
         started=started,
+        connection=request.environ.get("gunicorn.socket"),
     )
+    release = admit_stream()  # or a 503: every slot is taken (web/admission.py)
     response = Response(stream(source, output), content_type=output.content_type)
+    response.call_on_close(release)
     response.headers.update(output.headers)
     response.headers["X-Accel-Buffering"] = "no"  # nginx: pass the stream through
     return response

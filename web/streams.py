@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import enum
 import json
+import socket
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, fields
 from operator import itemgetter
 from time import perf_counter
@@ -22,7 +23,7 @@ from uuid import uuid4
 from flask import Flask
 from sqlalchemy import Engine, Row, Select
 
-from . import shutdown, signals
+from . import shutdown, signals, stalls
 from .chunker import chunked
 from .db import DatabaseMissing, QueryTimeout, stream_select
 from .spec import Aggregate, TableSpec
@@ -36,6 +37,7 @@ class Outcome(enum.StrEnum):
     TIMED_OUT = "timed out"  # the database took longer than STATEMENT_TIMEOUT for a step
     FAILED = "failed"  # the database or a renderer failed mid-stream (see Failure)
     ABORTED = "aborted"  # the client left
+    STALLED = "stalled"  # the client stopped reading: cut after SEND_TIMEOUT (web.stalls)
     SHUTDOWN = "shutdown"  # cut by the server stopping (web.shutdown)
 
 
@@ -60,6 +62,7 @@ class StreamSettings:
     flush_seconds: float
     max_rows: int | None  # the most rows one response streams; None: no cap (exports)
     statement_timeout: float | None  # seconds per query step; None: no limit
+    send_timeout: float | None  # seconds one chunk may take to reach the client; None: any
 
     @classmethod
     def from_config(cls, config: dict, capped: bool = True) -> StreamSettings:
@@ -70,6 +73,7 @@ class StreamSettings:
             flush_seconds=config["FLUSH_SECONDS"],
             max_rows=config["MAX_ROWS"] if capped else None,
             statement_timeout=config["STATEMENT_TIMEOUT"],
+            send_timeout=config["SEND_TIMEOUT"],
         )
 
 
@@ -85,6 +89,7 @@ class Source:
     table: TableSpec
     settings: StreamSettings
     started: float  # perf_counter() when the request arrived
+    connection: socket.socket | None = None  # the client's, from gunicorn, for web.stalls
 
 
 class Tally:
@@ -251,8 +256,14 @@ def stream(source: Source, output: Output) -> Iterator[bytes]:
     Closing the generator (the client left) or an error ends the query and releases its
     connection here and now, not at garbage collection. If the database fails or takes too
     long after rows went out, the output decides what the reader gets (see
-    :attr:`Output.ends_cleanly`): a closing that says so, or a transfer cut short.
+    :attr:`Output.ends_cleanly`): a closing that says so, or a transfer cut short. A client
+    that takes longer than ``SEND_TIMEOUT`` to take a chunk is cut (:mod:`web.stalls`).
     """
+    watch = stalls.Watch(source.connection, source.settings.send_timeout)
+    return stalls.sent_in_time(_stream(source, output, watch), watch)
+
+
+def _stream(source: Source, output: Output, watch: stalls.Watch) -> Generator[bytes]:
     settings = source.settings
     cap = RowCap(settings.max_rows)
     batches = stream_select(
@@ -293,7 +304,12 @@ def stream(source: Source, output: Output) -> Iterator[bytes]:
         report.outcome = end.outcome
         yield closing
     except GeneratorExit:  # the server closed the stream: its client left, or it stops
-        report.outcome = Outcome.SHUTDOWN if shutdown.stopping.is_set() else Outcome.ABORTED
+        if watch.cut:
+            report.outcome = Outcome.STALLED
+        elif shutdown.stopping.is_set():
+            report.outcome = Outcome.SHUTDOWN
+        else:
+            report.outcome = Outcome.ABORTED
         raise
     except QueryTimeout as timeout:
         report.outcome = Outcome.TIMED_OUT
