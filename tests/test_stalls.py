@@ -56,7 +56,7 @@ def test_a_send_that_finished_in_time_is_left_alone(connection):
 
 
 def test_no_timeout_means_no_watch(connection):
-    ours, theirs = connection
+    ours, _ = connection
     watch = stalls.Watch(ours, seconds=None)
     watch.sending()
     assert stalls.cut_overdue() == 0 and not watch.cut

@@ -291,14 +291,19 @@ class OpenStream:
 
 
 @contextmanager
-def open_stream(url: str, path: str) -> Iterator[OpenStream]:
-    """GET ``path`` from the server at ``url`` and read until its first rows arrived.
+def open_stream(url: str, path: str, source: str | None = None) -> Iterator[OpenStream]:
+    """GET ``path`` from the server at ``url`` and read until its first rows arrived;
+    from the loopback address ``source`` if given (127.0.0.2, ...), as another client.
 
     Leaving the block is the client leaving: the connection closes at once with a reset,
     as a browser's does when its tab is closed mid-download, whether or not the response
     was read to its end.
     """
-    connection = http.client.HTTPConnection(url.removeprefix("http://"), timeout=STREAM_TIMEOUT)
+    connection = http.client.HTTPConnection(
+        url.removeprefix("http://"),
+        timeout=STREAM_TIMEOUT,
+        source_address=(source, 0) if source else None,
+    )
     response = None
     try:
         connection.connect()
