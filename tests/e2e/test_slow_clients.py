@@ -72,6 +72,9 @@ def test_a_client_that_never_reads_is_cut_and_its_stream_releases_its_connection
         (ended,) = stalled_server.gate.wait_until_ended(1, since=mark, timeout=15)
     assert ended["outcome"] == "stalled"
     assert ended["seconds"] < SEND_TIMEOUT + 10
+    # The send buffer is kept small (web/stalls.py): left to grow, 2.8 MB went into the
+    # buffers of a client that read nothing before the stream blocked.
+    assert ended["bytes"] < 1_000_000
     if large_database_url.startswith("postgresql"):
         assert all(state == "idle" for state, _ in app_sessions(large_database_url))
 
