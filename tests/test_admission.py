@@ -4,7 +4,10 @@ server is busy; a slot comes back when its stream ends, however it ends."""
 
 from __future__ import annotations
 
+import socket
+
 from web.admission import RETRY_AFTER_SECONDS
+from web.db import get_engine
 
 from .conftest import held_stream
 
@@ -66,3 +69,23 @@ def test_pages_that_do_not_stream_need_no_slot(app_with, client):
     assert client.get("/health").status_code == 200
     assert client.get("/columns.css").status_code == 200
     running.close()
+
+
+def test_a_client_that_left_while_its_request_waited_gets_no_stream(app_with):
+    app = app_with(MAX_STREAMS=1)
+    ours, theirs = socket.socketpair()
+    with ours:
+        theirs.close()  # gone before a thread took the request
+        response = app.test_client().get("/stocks", environ_base={"gunicorn.socket": ours})
+        assert response.status_code == 400
+    assert get_engine(app).pool.checkedout() == 0
+    with app.test_client().get("/stocks") as whole:  # and its slot was never taken
+        assert whole.status_code == 200
+
+
+def test_a_client_still_there_gets_its_stream(app_with):
+    ours, theirs = socket.socketpair()
+    with ours, theirs:
+        response, _ = held_stream(app_with().test_client(), environ_base={"gunicorn.socket": ours})
+        assert response.status_code == 200
+        response.close()
