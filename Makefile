@@ -7,6 +7,7 @@ BIN := $(VENV)/bin
 ROWS ?= 100000
 BIND ?= 127.0.0.1:8000
 MUTANTS ?= 40
+SLOW_CLIENTS ?= 1000
 MUTATION_SEED ?= 1
 MUTATION_DIR := build/mutation
 
@@ -29,9 +30,13 @@ test: $(VENV)/.installed-test system-packages
 bench: $(VENV)/.installed-test system-packages
 	$(BIN)/python -m bench
 
-## Load test: 50 readers of a 100k-row table and 200 early leavers, production settings.
-load-test: $(VENV)/.installed-test
+## Load test: 50 readers of a 100k-row table and 200 early leavers, production settings;
+## then $(SLOW_CLIENTS) stalled and trickling clients from 10 loopback addresses while a
+## visitor reads the table, straight to gunicorn and through deploy/nginx.conf.
+load-test: $(VENV)/.installed-test system-packages
 	$(BIN)/python -m bench.load
+	$(BIN)/python -m bench.load --slow-clients $(SLOW_CLIENTS)
+	$(BIN)/python -m bench.load --slow-clients $(SLOW_CLIENTS) --nginx
 
 ## Mutation test a sample of web/: $(MUTANTS) mutants (seed $(MUTATION_SEED)) against the fast
 ## unit tests, on a copy of the work tree; prints each survivor and the score (~10-15 minutes).

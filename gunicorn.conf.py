@@ -11,6 +11,9 @@ wsgi_app = "web:create_app()"
 bind = os.environ.get("BIND", "127.0.0.1:8000")
 
 # Threaded workers: a stream occupies a thread, not a process, while it waits on the socket.
+# The app runs at most STREAMTABLE_MAX_STREAMS (28) streams per worker, so a few threads are
+# always free to answer the next one at once with a 503 (web/admission.py); raising the
+# threads, raise that with it. docs/deployment.md, "Slow clients and a full server".
 worker_class = "gthread"
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 threads = int(os.environ.get("GUNICORN_THREADS", "32"))

@@ -9,7 +9,9 @@ also tracks the peak of ``RssAnon``: the heap, which a leak or a buffered table 
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -18,6 +20,7 @@ import threading
 import time
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 from .client import fetch
 from .machine import ROOT
@@ -79,12 +82,19 @@ class Server:
 
     ``workers=None`` keeps the production setting (``WEB_CONCURRENCY``, default 2); the
     memory figures then follow the first worker only, see :meth:`worker_pids` for all.
+    ``env`` overrides settings, e.g. ``{"STREAMTABLE_STREAMS_PER_CLIENT": "2"}``.
     """
 
     def __init__(
-        self, app: str, database_url: str, log_path: Path, workers: int | None = 1
+        self,
+        app: str,
+        database_url: str,
+        log_path: Path,
+        workers: int | None = 1,
+        env: dict[str, str] | None = None,
     ) -> None:
         self.app = app
+        self.env = env or {}
         self.database_url = database_url
         self.log_path = log_path
         self.workers = workers
@@ -115,6 +125,7 @@ class Server:
             **os.environ,
             "DATABASE_URL": self.database_url,
             "GUNICORN_ACCESSLOG": "",
+            **self.env,
         }
         command = [
             sys.executable,
@@ -208,3 +219,15 @@ class Server:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(timeout=10)
+
+
+_STREAM_LINE = re.compile(r"stream (\{.*\})$")
+
+
+def ended_streams(log_path: Path) -> list[dict[str, Any]]:
+    """The app's one-line-per-stream log (web/streams.py), from the server's log."""
+    ended = []
+    for line in log_path.read_text(errors="replace").splitlines():
+        if match := _STREAM_LINE.search(line):
+            ended.append(json.loads(match[1]))
+    return ended

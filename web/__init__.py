@@ -8,6 +8,7 @@ from typing import Any
 from flask import Flask
 
 from . import (
+    admission,
     compression,
     db,
     errors,
@@ -31,6 +32,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     settings.init_app(app, test_config)
 
     db.init_app(app)
+    admission.init_app(app)
     compression.init_app(app)
     security.init_app(app)
     errors.init_app(app)

@@ -1,5 +1,6 @@
 """The app's error page for addresses it does not serve: an unknown path (404) or a
-method a route does not take (405), instead of Werkzeug's bare page.
+method a route does not take (405), instead of Werkzeug's bare page; and for a stream
+turned away because the server is busy (503 with ``Retry-After``, web/admission.py).
 
 The security headers still apply: Flask runs the ``after_request`` hooks on a handler's
 response too.
@@ -8,12 +9,16 @@ response too.
 from __future__ import annotations
 
 from flask import Flask, render_template, request
-from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
+from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound, ServiceUnavailable
 
 from .served import served_table
 from .stocks import is_htmx
 
-TITLES = {NotFound.code: "Page not found", MethodNotAllowed.code: "Method not allowed"}
+TITLES = {
+    NotFound.code: "Page not found",
+    MethodNotAllowed.code: "Method not allowed",
+    ServiceUnavailable.code: "The server is busy",
+}
 BESIDE_THE_CONTROLS = {"HX-Retarget": "#view-error", "HX-Reswap": "innerHTML"}
 
 
@@ -24,7 +29,8 @@ def init_app(app: Flask) -> None:
 
 def page_for(error: HTTPException):
     message = error_message(error)
-    # Werkzeug's headers minus its Content-Type: a 405 keeps its Allow header.
+    # Werkzeug's headers minus its Content-Type: a 405 keeps its Allow header, a 503 its
+    # Retry-After.
     headers = {name: value for name, value in error.get_headers() if name != "Content-Type"}
     if is_htmx():
         # htmx shows it beside the controls (as a 400 is shown); no page around it.

@@ -125,6 +125,33 @@ SETTINGS = (
         "encodings offered for streamed responses, best first (figures: web/compression.py); "
         "`[]` turns compression off, e.g. when a proxy in front compresses",
     ),
+    # Below gunicorn.conf.py's 32 threads, so a free thread answers the 503 at once; and
+    # workers x MAX_STREAMS (2 x 28 = 56) within PostgreSQL's default 100 connections.
+    Setting(
+        "MAX_STREAMS",
+        28,
+        (int,),
+        "streams one worker runs at once (each holds a thread and a database connection); "
+        "past it a stream request gets a quick `503` with `Retry-After`. Keep it below "
+        "`GUNICORN_THREADS`",
+    ),
+    Setting(
+        "STREAMS_PER_CLIENT",
+        None,
+        (int, type(None)),
+        "streams one client address may run at once per worker; past it, `503`. Set it "
+        "(e.g. 2) when gunicorn faces clients itself; behind a proxy every request comes "
+        "from the proxy, so leave it `null` there and let the proxy limit (nginx `limit_conn`)",
+    ),
+    # nginx's send_timeout is 60 s; a stalled stream is cut ~10 s after its socket buffers
+    # filled, so a never-reading client holds its thread and connection ~10 s, not forever.
+    Setting(
+        "SEND_TIMEOUT",
+        10.0,
+        (int, float, type(None)),
+        "seconds one chunk (~64 KB) may take to reach a client; past it the stream is cut "
+        "(outcome `stalled`) and its connection released. `null`: none",
+    ),
     Setting(
         "LOG_LEVEL",
         "INFO",

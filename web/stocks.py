@@ -30,6 +30,7 @@ from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import NotFound
 
 from . import planner, stylesheet
+from .admission import admit_stream
 from .counting import COUNT_SHARE
 from .db import get_engine
 from .outputs import EXPORTS, BaseOutput, Page, Restream
@@ -106,17 +107,24 @@ def _canonical_redirect(view: View, endpoint: str, **values) -> Response | None:
 
 def streamed(view: View, output: BaseOutput, started: float) -> Response:
     """The response that streams ``view`` through ``output``."""
-    config = current_app.config
-    source = Source(
-        app=current_app._get_current_object(),
-        path=url_for(request.endpoint, **request.view_args, **view.args()),
-        engine=get_engine(),
-        plan=planner.plan(get_engine(), view, config["COUNT_SECONDS"] * COUNT_SHARE),
-        table=view.shown,
-        settings=StreamSettings.from_config(config, capped=output.capped),
-        started=started,
-    )
-    response = Response(stream(source, output), content_type=output.content_type)
+    release = admit_stream()  # or a 503: every slot is taken (web/admission.py)
+    try:
+        config = current_app.config
+        source = Source(
+            app=current_app._get_current_object(),
+            path=url_for(request.endpoint, **request.view_args, **view.args()),
+            engine=get_engine(),
+            plan=planner.plan(get_engine(), view, config["COUNT_SECONDS"] * COUNT_SHARE),
+            table=view.shown,
+            settings=StreamSettings.from_config(config, capped=output.capped),
+            started=started,
+            connection=request.environ.get("gunicorn.socket"),
+        )
+        response = Response(stream(source, output), content_type=output.content_type)
+    except BaseException:  # no stream: its slot is free again
+        release()
+        raise
+    response.call_on_close(release)
     response.headers.update(output.headers)
     response.headers["X-Accel-Buffering"] = "no"  # nginx: pass the stream through
     return response

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import enum
 import json
+import socket
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, fields
 from operator import itemgetter
 from time import perf_counter
@@ -22,7 +23,7 @@ from uuid import uuid4
 from flask import Flask
 from sqlalchemy import Engine, Row
 
-from . import shutdown, signals
+from . import shutdown, signals, stalls
 from .chunker import chunked
 from .db import DatabaseMissing, Plan, QueryTimeout, stream_select
 from .spec import Aggregate, TableSpec
@@ -36,6 +37,7 @@ class Outcome(enum.StrEnum):
     TIMED_OUT = "timed out"  # the database took longer than STATEMENT_TIMEOUT for a step
     FAILED = "failed"  # the database or a renderer failed mid-stream (see Failure)
     ABORTED = "aborted"  # the client left
+    STALLED = "stalled"  # the client stopped reading: cut after SEND_TIMEOUT (web.stalls)
     SHUTDOWN = "shutdown"  # cut by the server stopping (web.shutdown)
 
 
@@ -61,6 +63,7 @@ class StreamSettings:
     max_rows: int | None  # the most rows one response streams; None: no cap (exports)
     statement_timeout: float | None  # seconds per query step; None: no limit
     sort_walk_seconds: float  # for a plan's head (web/planner.py)
+    send_timeout: float | None  # seconds one chunk may take to reach the client; None: any
 
     @classmethod
     def from_config(cls, config: dict, capped: bool = True) -> StreamSettings:
@@ -72,6 +75,7 @@ class StreamSettings:
             max_rows=config["MAX_ROWS"] if capped else None,
             statement_timeout=config["STATEMENT_TIMEOUT"],
             sort_walk_seconds=config["SORT_WALK_SECONDS"],
+            send_timeout=config["SEND_TIMEOUT"],
         )
 
 
@@ -87,6 +91,7 @@ class Source:
     table: TableSpec
     settings: StreamSettings
     started: float  # perf_counter() when the request arrived
+    connection: socket.socket | None = None  # the client's, from gunicorn, for web.stalls
 
 
 class Tally:
@@ -253,8 +258,14 @@ def stream(source: Source, output: Output) -> Iterator[bytes]:
     Closing the generator (the client left) or an error ends the query and releases its
     connection here and now, not at garbage collection. If the database fails or takes too
     long after rows went out, the output decides what the reader gets (see
-    :attr:`Output.ends_cleanly`): a closing that says so, or a transfer cut short.
+    :attr:`Output.ends_cleanly`): a closing that says so, or a transfer cut short. A client
+    that takes longer than ``SEND_TIMEOUT`` to take a chunk is cut (:mod:`web.stalls`).
     """
+    watch = stalls.Watch(source.connection, source.settings.send_timeout)
+    return stalls.sent_in_time(_stream(source, output, watch), watch)
+
+
+def _stream(source: Source, output: Output, watch: stalls.Watch) -> Generator[bytes]:
     settings = source.settings
     cap = RowCap(settings.max_rows)
     batches = stream_select(
@@ -296,7 +307,12 @@ def stream(source: Source, output: Output) -> Iterator[bytes]:
         report.outcome = end.outcome
         yield closing
     except GeneratorExit:  # the server closed the stream: its client left, or it stops
-        report.outcome = Outcome.SHUTDOWN if shutdown.stopping.is_set() else Outcome.ABORTED
+        if watch.cut:
+            report.outcome = Outcome.STALLED
+        elif shutdown.stopping.is_set():
+            report.outcome = Outcome.SHUTDOWN
+        else:
+            report.outcome = Outcome.ABORTED
         raise
     except QueryTimeout as timeout:
         report.outcome = Outcome.TIMED_OUT

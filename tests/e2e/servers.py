@@ -49,10 +49,11 @@ PREFIX_PATHS = """
 """
 
 
-def serves_gate(url: str) -> bool:
-    """Whether the gated app answers at ``url`` (directly, or through nginx)."""
+def serves_gate(url: str, path: str = "/_test/gate") -> bool:
+    """Whether the gated app answers at ``url`` (directly, or through nginx); or any app
+    that answers ``path``, e.g. ``/health``."""
     try:
-        with urllib.request.urlopen(f"{url}/_test/gate", timeout=1):
+        with urllib.request.urlopen(f"{url}{path}", timeout=1):
             return True
     # TimeoutError: the port already accepts while the worker still boots (a loaded machine).
     # HTTPError (a URLError): nginx is up, but answers 502 while no app server does.
@@ -249,10 +250,13 @@ class Nginx:
 
 
 @contextmanager
-def nginx(upstreams: Sequence[str], prefix: Path) -> Iterator[Nginx]:
+def nginx(
+    upstreams: Sequence[str], prefix: Path, ready_path: str = "/_test/gate"
+) -> Iterator[Nginx]:
     """nginx on a free loopback port in front of ``upstreams`` (``host:port`` each), running
     deploy/nginx.conf rendered for them, with every file it writes under ``prefix``; ready
-    once the gated app answers through it."""
+    once the app answers ``ready_path`` through it (bench.slow_clients runs it in front of
+    the plain app, ``/health``)."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     conf = render_nginx_conf(f"127.0.0.1:{port}", upstreams)
@@ -278,7 +282,7 @@ def nginx(upstreams: Sequence[str], prefix: Path) -> Iterator[Nginx]:
     if check.returncode:
         raise RuntimeError(f"nginx -t refused the config:\n{check.stderr}")
     what = f"nginx at {url} to answer (its log: {prefix}/error.log)"
-    with running(command, ready=lambda: serves_gate(url), what=what) as process:
+    with running(command, ready=lambda: serves_gate(url, ready_path), what=what) as process:
         yield Nginx(url=url, process=process, prefix=prefix)
 
 
@@ -291,14 +295,19 @@ class OpenStream:
 
 
 @contextmanager
-def open_stream(url: str, path: str) -> Iterator[OpenStream]:
-    """GET ``path`` from the server at ``url`` and read until its first rows arrived.
+def open_stream(url: str, path: str, source: str | None = None) -> Iterator[OpenStream]:
+    """GET ``path`` from the server at ``url`` and read until its first rows arrived;
+    from the loopback address ``source`` if given (127.0.0.2, ...), as another client.
 
     Leaving the block is the client leaving: the connection closes at once with a reset,
     as a browser's does when its tab is closed mid-download, whether or not the response
     was read to its end.
     """
-    connection = http.client.HTTPConnection(url.removeprefix("http://"), timeout=STREAM_TIMEOUT)
+    connection = http.client.HTTPConnection(
+        url.removeprefix("http://"),
+        timeout=STREAM_TIMEOUT,
+        source_address=(source, 0) if source else None,
+    )
     response = None
     try:
         connection.connect()

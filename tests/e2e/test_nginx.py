@@ -19,7 +19,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
-from contextlib import closing, suppress
+from contextlib import ExitStack, closing, suppress
 from pathlib import Path
 
 import pytest
@@ -163,6 +163,30 @@ def test_nginx_closes_an_http_0_9_request_without_an_answer(proxy: Nginx):
                 received += data
         assert received.startswith(b"HTTP/1.1 200 OK\r\n") == answered, received[:80]
         assert bool(received) == answered
+
+
+def test_nginx_turns_away_an_address_past_its_share_of_streams_with_503_and_retry_after(
+    proxy: Nginx, gates: GateClient
+):
+    """deploy/nginx.conf's limit_conn: 4 streams open from one address, the fifth from it
+    gets a quick 503 with Retry-After, while another address still gets its stream."""
+    gates.hold()
+    with ExitStack() as streams:
+        for _ in range(4):
+            streams.enter_context(open_stream(proxy.url, "/stocks", source="127.0.0.2"))
+        gates.wait_until_waiting(4)
+        busy = http.client.HTTPConnection(
+            proxy.url.removeprefix("http://"), timeout=15, source_address=("127.0.0.2", 0)
+        )
+        with closing(busy):
+            busy.request("GET", "/stocks")
+            answer = busy.getresponse()
+            assert answer.status == 503
+            assert answer.headers["Retry-After"] == "2"
+            assert b"Too many tables streaming to your address" in answer.read()
+        with open_stream(proxy.url, "/stocks", source="127.0.0.3") as other:
+            assert b"<tr><td>" in other.first
+    gates.release()
 
 
 def test_nginx_answers_health_from_a_sound_server_and_sets_a_failing_one_aside(
