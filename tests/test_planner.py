@@ -244,3 +244,12 @@ def test_a_view_too_slow_to_count_walks_the_sort_index(sqlite_engine, monkeypatc
     monkeypatch.setattr(planner, "count_within", lambda engine, statement, seconds: None)
     chosen = planner.plan(sqlite_engine, parse("sector=Energy"), count_seconds=FOREVER)
     assert (chosen.how, chosen.head) == ("sort index", None)
+
+
+def test_a_search_too_slow_to_count_still_reads_its_matches_through_the_index(
+    sqlite_engine, words, monkeypatch
+):
+    monkeypatch.setattr(planner, "count_within", lambda engine, statement, seconds: None)
+    chosen = planner.plan(sqlite_engine, parse(f"q={words['common']}"), count_seconds=FOREVER)
+    assert chosen.head is not None
+    assert "VIRTUAL TABLE" in sqlite_plan(sqlite_engine, chosen.rest_statement(0))
