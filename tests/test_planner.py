@@ -228,6 +228,7 @@ def test_a_view_with_more_matches_than_it_may_sort_walks_the_sort_index_all_alon
     view = parse("sector=Energy&sort=price")
     with engine.connect() as conn:
         energy = conn.scalar(planner.count_statement(engine, view))
+    monkeypatch.setattr(planner, "FEW_MATCHES", 0)  # so the head is tried under the limit
     monkeypatch.setattr(planner, "MATCHES_TO_SORT", energy - 1)
     walked = planner.plan(engine, view, count_seconds=FOREVER)
     assert (walked.how, walked.head) == ("sort index", None)
@@ -253,3 +254,16 @@ def test_a_search_too_slow_to_count_still_reads_its_matches_through_the_index(
     chosen = planner.plan(sqlite_engine, parse(f"q={words['common']}"), count_seconds=FOREVER)
     assert chosen.head is not None
     assert "VIRTUAL TABLE" in sqlite_plan(sqlite_engine, chosen.rest_statement(0))
+
+
+def test_a_view_with_few_matches_sorts_them_at_once(sqlite_engine, monkeypatch):
+    view = parse("sector=Energy&sort=price")
+    with sqlite_engine.connect() as conn:
+        energy = conn.scalar(planner.count_statement(sqlite_engine, view))
+    monkeypatch.setattr(planner, "FEW_MATCHES", energy)
+    chosen = planner.plan(sqlite_engine, view, count_seconds=FOREVER)
+    assert (chosen.how, chosen.head) == ("the matches", None)
+    batches = stream_select(sqlite_engine, chosen, FIRST_ROWS, 10)
+    assert [tuple(row) for batch in batches for row in batch] == plain_rows(sqlite_engine, view)
+    monkeypatch.setattr(planner, "FEW_MATCHES", energy - 1)
+    assert planner.plan(sqlite_engine, view, count_seconds=FOREVER).head is not None
