@@ -14,16 +14,15 @@ from pathlib import Path
 from bench.baselines import handwritten_unfit
 from web.models import STOCKS
 
-from .harness import ROOT
+from .harness import ROOT, run_python
 
 ROWS = 2_000
 
 
 def test_quick_bench_writes_every_section_and_every_row(tmp_path: Path):
     out = tmp_path / "results"
-    done = subprocess.run(
+    done = run_python(
         [
-            sys.executable,
             "-m",
             "bench",
             "--quick",
@@ -37,11 +36,7 @@ def test_quick_bench_writes_every_section_and_every_row(tmp_path: Path):
             "--data-dir",
             str(tmp_path / "data"),
         ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
         timeout=120,
-        check=False,
     )
     assert done.returncode == 0, done.stderr[-3000:]
     assert "Targets" in done.stdout

@@ -5,15 +5,13 @@ new row), and the targets judge those figures. Nothing here asserts on speed."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from bench import targets
 
-from .harness import ROOT
+from .harness import run_python
 
 ROWS = 2_000
 
@@ -94,14 +92,7 @@ with Server("web:create_app()", dataset.url, here / "server.log") as server:
 def test_the_recorder_times_the_load_and_each_click_to_its_new_rows(tmp_path: Path):
     # In a process of its own, as `make bench` runs it: the e2e tests' Playwright runs an
     # asyncio loop in this one, where Playwright's sync API refuses to start.
-    done = subprocess.run(
-        [sys.executable, "-c", RECORDER_RUN, str(tmp_path), str(ROWS)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    done = run_python(["-c", RECORDER_RUN, str(tmp_path), str(ROWS)], timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     run = json.loads(done.stdout.strip().splitlines()[-1])
 

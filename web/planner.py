@@ -65,6 +65,8 @@ def plan(engine: Engine, view: View, count_seconds: float = 0.0, fts: bool | Non
         return Plan(statement, how="a range of the sort index")  # the filter is the sort's
     if engine.dialect.name != "sqlite":
         return Plan(statement, head=statement, how="head by the planner, then the matches")
+    if fts is None and _indexed_terms(view):  # looked up once, for the count and the plan
+        fts = search_index.has_fts(engine, view.spec)
     candidates = _candidates(engine, view, fts)
     if count_seconds > 0:
         matches = count_within(engine, count_statement(engine, view, fts), count_seconds)

@@ -22,9 +22,10 @@ from .servers import GateClient, app_server
 E2E_ROWS = 5_000
 
 # Assertions wait for their condition. 30 s: besides a loaded 2-core CI machine, htmx's
-# handling of a re-stream's response lags it by 6-9 s now and then in Chromium 156 (the
-# server done in 30 ms, the network timing at +28 ms, a plain fetch of the same URL at
-# +20 ms: /tmp/rep/rep.py in the 2026-12-01 note; not yet explained), and 15 s ran out.
+# handling of a re-stream's response lagged it by 6-9 s now and then in Chromium 156 (the
+# server done in 30 ms, the response in Chromium's network timing at +28 ms, a plain fetch
+# of the same URL 20 ms; the session note of 2026-12-01 has the steps; not yet explained),
+# and 15 s ran out.
 expect.set_options(timeout=30_000)
 
 
