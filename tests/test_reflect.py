@@ -94,13 +94,6 @@ def _fill(url: str) -> None:
     metadata = _tables()
     metadata.create_all(engine)
     t = metadata.tables
-    if engine.dialect.name == "postgresql":
-        # An autovacuum worker that analyses the fresh rows runs as the server's superuser,
-        # and the test's DROP DATABASE ... WITH (FORCE) may not end it (seen once in 48).
-        with engine.begin() as connection:
-            for table in t.values():
-                name = engine.dialect.identifier_preparer.format_table(table)
-                connection.execute(text(f"ALTER TABLE {name} SET (autovacuum_enabled = false)"))
     with engine.begin() as connection:
         connection.execute(
             t["places"].insert(),
