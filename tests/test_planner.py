@@ -208,6 +208,26 @@ def test_the_search_index_follows_writes_made_after_the_seed(engine):
     assert planned_rows(engine, view, NO_TIME) == []
 
 
+@pytest.mark.parametrize("query", ["q=zyxwvut", "name__contains=zyxwvut"])
+def test_rows_that_hold_a_terms_trigrams_apart_are_not_matches(engine, query):
+    """The index knows which rows hold each trigram, not where: these rows hold every
+    trigram of "zyxwvut", scattered in the name or split between symbol and name."""
+    with engine.begin() as conn:
+        first, second = conn.scalars(select(stocks.c.id).order_by(stocks.c.id).limit(2))
+        conn.execute(stocks.update().where(stocks.c.id == first).values(name="Wvut Xwv Zyx Yxw"))
+        conn.execute(
+            stocks.update()
+            .where(stocks.c.id == second)
+            .values(symbol="ZYXW", name="Xwvut Partners")
+        )
+    if search_index.has_fts(engine, STOCKS):  # both are the index's candidates
+        candidates = select(stocks.c.id).where(search_index.fts_candidates(STOCKS, "zyxwvut"))
+        with engine.connect() as conn:
+            assert set(conn.scalars(candidates)) == {first, second}
+    for seconds in (FOREVER, NO_TIME):
+        assert planned_rows(engine, parse(query), seconds) == []
+
+
 def test_postgresql_plans_ask_its_planner_for_a_fast_start_then_the_whole(engine):
     if engine.dialect.name != "postgresql":
         pytest.skip("PostgreSQL's plans (SQLite's are steered, tested above)")

@@ -34,7 +34,7 @@ from sqlalchemy.sql.visitors import replacement_traverse
 from . import search_index
 from .db import Plan, count_within
 from .filters import Op
-from .spec import ColumnSpec, Kind
+from .spec import Kind
 from .view import View
 
 MATCHES_TO_SORT = 200_000
@@ -133,18 +133,16 @@ def _candidates(engine: Engine, view: View, fts: bool | None) -> list[ColumnElem
     terms = _indexed_terms(view)
     if not terms or not (fts if fts is not None else search_index.has_fts(engine, view.spec)):
         return []
-    return [search_index.fts_candidates(view.spec, term, columns) for term, columns in terms]
+    return [search_index.fts_candidates(view.spec, term) for term in terms]
 
 
-def _indexed_terms(view: View) -> list[tuple[str, tuple[ColumnSpec, ...]]]:
-    """(term, columns) for each term the full-text index can look up: the search, and each
-    ``__contains`` / ``__startswith`` filter on a free-text column."""
-    terms = []
-    if view.q and search_index.indexable(view.q):
-        terms.append((view.q, view.spec.searched))
+def _indexed_terms(view: View) -> list[str]:
+    """Each term the full-text index can look up: the search, and each ``__contains`` /
+    ``__startswith`` filter's on a free-text column."""
+    terms = [view.q] if view.q and search_index.indexable(view.q) else []
     for kept in view.filters:
         if kept.column.kind is Kind.TEXT and kept.op in (Op.CONTAINS, Op.STARTSWITH):
             (term,) = kept.values
             if search_index.indexable(term):
-                terms.append((term, (kept.column,)))
+                terms.append(term)
     return terms
