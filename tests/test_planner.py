@@ -145,6 +145,34 @@ def test_a_head_over_its_budget_gives_way_to_the_matches_from_the_first_row(sqli
     assert "LIMIT" in head and "OFFSET" not in rest  # the rest starts from the first row
 
 
+class ClockRunningOut:
+    """``web.db``'s clock: still for its first ``calls`` readings, then far past any
+    deadline; the progress handler reads it every 1,000 SQLite steps."""
+
+    def __init__(self, calls: int) -> None:
+        self.left = calls
+
+    def __call__(self) -> float:
+        self.left -= 1
+        return 0.0 if self.left >= 0 else 1e12
+
+
+def test_a_head_out_of_time_sends_the_rows_it_found_then_the_rest_after_them(
+    sqlite_engine, monkeypatch
+):
+    view = parse("price__gte=500&sort=symbol")  # matches far apart in the walk
+    expected = plain_rows(sqlite_engine, view)
+    firsts = []
+    for calls in range(2, 40):  # the budget runs out later and later in the walk
+        monkeypatch.setattr("web.db.monotonic", ClockRunningOut(calls))
+        chosen = planner.plan(sqlite_engine, view)
+        batches = stream_select(sqlite_engine, chosen, FIRST_ROWS, 10, timeout=10, head_seconds=1)
+        batches = [[tuple(row) for row in batch] for batch in batches]
+        assert [row for batch in batches for row in batch] == expected
+        firsts.append(len(batches[0]))
+    assert any(0 < first < FIRST_ROWS for first in firsts), firsts  # some went out early
+
+
 def test_a_head_that_fills_its_batch_hands_over_after_it(engine):
     statements = executed(engine)
     planned_rows(engine, parse("sector=Energy&sort=price"), FOREVER)

@@ -268,7 +268,10 @@ def stream_select(
     Past it, :class:`QueryTimeout` is raised and the database stops working on the query.
 
     A plan's head gets ``head_seconds`` (SQLite; PostgreSQL's planner chooses for itself)
-    to find the first batch; past that it is dropped and ``rows`` serves the whole view.
+    to find the first batch; past that the head stops, the rows it found go out as the first
+    batch, and ``rows`` serves the view after them (or all of it, if the head found none):
+    a search for "robotics" walks its first 50 matches in ~11 ms, so a 10 ms budget would
+    otherwise throw away the 40 it had and wait ~120 ms for all 25k sorted.
     Head and rest read one snapshot: one transaction holds both.
     """
     if not isinstance(plan, Plan):
@@ -279,16 +282,18 @@ def stream_select(
         head = plan.head_statement(first_rows)
         if head is not None and (connection.dialect.name != "sqlite" or head_seconds > 0):
             _one_snapshot(connection)
-            rows = None
+            rows: list[Row] = []
+            ended = False
             step.start()
             with step.budget(head_seconds):
-                rows = connection.execute(head).all()  # one batch: at most first_rows rows
-            if rows is not None:
-                if rows:
-                    yield rows
-                if len(rows) < first_rows:
-                    return  # the head held every row
-                skip = len(rows)
+                for row in connection.execute(head):  # one batch: at most first_rows rows
+                    rows.append(row)
+                ended = True
+            if rows:  # all of the first batch, or the rows found before the budget ran out
+                yield rows
+            if ended and len(rows) < first_rows:
+                return  # the head held every row
+            skip = len(rows)
         step.start()
         statement = plan.rest_statement(skip)
         with connection.execution_options(**options).execute(statement) as result:
