@@ -83,3 +83,5 @@ def test_a_replaced_file_is_read_not_the_one_pooled_connections_opened(app, clie
 
     page = client.get("/stocks").get_data(as_text=True)
     assert page.count("<tr><td>") == SEEDED_ROWS - 1
+    # The count remembered from the old file is forgotten with it.
+    assert f'data-total="{SEEDED_ROWS - 1}" data-exact="true"' in page

@@ -76,7 +76,7 @@ def _sampled_estimate(engine: Engine, view: View, seconds: float) -> int | None:
         return None
     conditions = [row_id <= SAMPLE_ROWS, *view.conditions()]
     sample = select(func.count()).select_from(table).where(*conditions)
-    matches = scalar_within(engine, sample, seconds)
+    matches = count_within(engine, sample, seconds)  # remembered, as the count is
     if matches is None or matches < MIN_SAMPLED:
         return None
     return round(matches * top / min(top, SAMPLE_ROWS))
