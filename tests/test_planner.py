@@ -145,16 +145,16 @@ def test_a_head_over_its_budget_gives_way_to_the_matches_from_the_first_row(sqli
     assert "LIMIT" in head and "OFFSET" not in rest  # the rest starts from the first row
 
 
-class ClockRunningOut:
-    """``web.db``'s clock: still for its first ``calls`` readings, then far past any
-    deadline; the progress handler reads it every 1,000 SQLite steps."""
+class Ticking:
+    """``web.db``'s clock, a millisecond on at each reading (the progress handler reads it
+    every 1,000 SQLite steps): a budget of N ms runs out at the Nth reading."""
 
-    def __init__(self, calls: int) -> None:
-        self.left = calls
+    def __init__(self) -> None:
+        self.now = 0.0
 
     def __call__(self) -> float:
-        self.left -= 1
-        return 0.0 if self.left >= 0 else 1e12
+        self.now += 0.001
+        return self.now
 
 
 def test_a_head_out_of_time_sends_the_rows_it_found_then_the_rest_after_them(
@@ -162,15 +162,39 @@ def test_a_head_out_of_time_sends_the_rows_it_found_then_the_rest_after_them(
 ):
     view = parse("price__gte=500&sort=symbol")  # matches far apart in the walk
     expected = plain_rows(sqlite_engine, view)
+    monkeypatch.setattr("web.db.FIRST_BATCH_SECONDS", FOREVER)  # only the head's budget
     firsts = []
-    for calls in range(2, 40):  # the budget runs out later and later in the walk
-        monkeypatch.setattr("web.db.monotonic", ClockRunningOut(calls))
+    for budget in range(2, 40):  # the budget runs out later and later in the walk
+        monkeypatch.setattr("web.db.monotonic", Ticking())
         chosen = planner.plan(sqlite_engine, view)
-        batches = stream_select(sqlite_engine, chosen, FIRST_ROWS, 10, timeout=10, head_seconds=1)
+        batches = stream_select(
+            sqlite_engine, chosen, FIRST_ROWS, 10, timeout=10, head_seconds=budget / 1000
+        )
         batches = [[tuple(row) for row in batch] for batch in batches]
         assert [row for batch in batches for row in batch] == expected
         firsts.append(len(batches[0]))
     assert any(0 < first < FIRST_ROWS for first in firsts), firsts  # some went out early
+
+
+@pytest.mark.parametrize("seconds", [FOREVER, 0.0], ids=["head", "no head"])
+def test_a_first_batch_slow_to_fill_goes_out_with_the_rows_found(
+    sqlite_engine, monkeypatch, seconds
+):
+    view = parse("price__gte=500&sort=symbol")
+    expected = plain_rows(sqlite_engine, view)
+    firsts = []
+    for late in range(2, 40):  # the first batch is due later and later
+        monkeypatch.setattr("web.db.FIRST_BATCH_SECONDS", late / 1000)
+        monkeypatch.setattr("web.db.monotonic", Ticking())
+        chosen = planner.plan(sqlite_engine, view)
+        batches = stream_select(
+            sqlite_engine, chosen, FIRST_ROWS, 10, timeout=10, head_seconds=seconds
+        )
+        batches = [[tuple(row) for row in batch] for batch in batches]
+        assert [row for batch in batches for row in batch] == expected
+        assert all(batches), "no empty batch"
+        firsts.append(len(batches[0]))
+    assert any(0 < first < FIRST_ROWS for first in firsts), firsts
 
 
 def test_a_head_that_fills_its_batch_hands_over_after_it(engine):

@@ -34,6 +34,11 @@ class CountingCursor(sqlite3.Cursor):
         Counts.fetched += len(rows)
         return rows
 
+    def fetchone(self):  # the first batch is fetched a row at a time; a count's one value
+        row = super().fetchone()  # is not a row of the table
+        Counts.fetched += row is not None and len(row) > 1
+        return row
+
     def close(self):
         Counts.closed += 1
         super().close()
