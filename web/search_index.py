@@ -25,8 +25,9 @@ table (:func:`build_statements`), and kept in step with later writes by triggers
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, Engine, column, literal, literal_column, select, table, text
+from sqlalchemy import ColumnElement, Engine, column, func, literal, literal_column, select, table
 
+from .db import count_within
 from .spec import ColumnSpec, Kind, TableSpec
 
 MIN_TERM_CHARACTERS = 3
@@ -89,15 +90,18 @@ def staged_index_names(spec: TableSpec, staging: str) -> list[tuple[str, str]]:
 
 def has_fts(engine: Engine, spec: TableSpec) -> bool:
     """SQLite: whether the seed built the FTS5 index (a table made otherwise has none, and
-    a reflected table, STREAMTABLE_TABLE's, is searched without one: web/reflect.py)."""
+    a reflected table, STREAMTABLE_TABLE's, is searched without one: web/reflect.py).
+    Asked by each search's count and plan, so remembered until the database changes."""
     if engine.dialect.name != "sqlite" or spec.reflected:
         return False
-    with engine.connect() as connection:
-        found = connection.execute(
-            text("SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = :name"),
-            {"name": fts_name(spec)},
-        ).first()
-    return found is not None
+    schema = table("sqlite_master", column("type"), column("name"))
+    found = select(func.count()).select_from(schema)
+    found = found.where(schema.c.type == "table", schema.c.name == fts_name(spec))
+    return bool(count_within(engine, found, SCHEMA_SECONDS))
+
+
+SCHEMA_SECONDS = 1.0
+"""Time to look the index up in the schema (~0.1 ms; a lock held by a seed may delay it)."""
 
 
 def fts_candidates(spec: TableSpec, term: str) -> ColumnElement[bool]:

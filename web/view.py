@@ -169,6 +169,12 @@ class View:
 
     def conditions(self) -> list[ColumnElement[bool]]:
         """What a row must meet to be in this view: its filters and its search."""
+        return list(self._conditions)
+
+    @cached_property
+    def _conditions(self) -> tuple[ColumnElement[bool], ...]:
+        # Built once a view: a page asks for them ~6 times (count, estimate, plan), and
+        # building them was a third of the ~5 ms spent before a search's first row.
         table = self.spec.table
         conditions = [kept.condition(table) for kept in self.filters]
         if self.q:
@@ -185,7 +191,7 @@ class View:
                     )
                 )
             )
-        return conditions
+        return tuple(conditions)
 
     def statement(self) -> Select:
         """The rows of this view, in the column order the renderers expect: what the view
