@@ -191,6 +191,19 @@ class Server:
             "peak_file_mb": round(sampler.peak_file_kb / 1024, 1) if sampler else None,
         }
 
+    def streams_ended(self) -> int:
+        return len(ended_streams(self.log_path))
+
+    def wait_for_streams(self, count: int, timeout: float = 30.0) -> bool:
+        """Wait until ``count`` streams have logged their end (a client that left after the
+        first row ends its stream at the server's next write); False if they did not."""
+        deadline = time.monotonic() + timeout
+        while self.streams_ended() < count:
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.02)
+        return True
+
     def log_tail(self, lines: int = 20) -> str:
         try:
             return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
