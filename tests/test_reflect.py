@@ -17,6 +17,7 @@ from datetime import date, datetime
 
 import pytest
 from flask import Flask
+from flask import request as flask_request
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import (
@@ -38,13 +39,13 @@ from sqlalchemy import (
 from sqlalchemy.engine import make_url
 
 from tests.conftest import held_stream, leave_mid_stream
-from web import create_app
+from web import create_app, planner
 from web.db import get_engine, make_engine
 from web.reflect import NoSuchTable
 from web.render import renderers_for
 from web.served import served_table
-from web.spec import Kind
-from web.view import parameters
+from web.spec import FullTextIndex, Kind
+from web.view import View, parameters
 
 WIDE_ROWS = 2_000  # more than the first chunk and a row group: a stream can be left midway
 HOSTILE = '=HYPERLINK("http://evil","x")<img src=x onerror=alert(1)>'
@@ -277,24 +278,111 @@ def test_search_covers_the_text_columns_and_says_there_is_no_full_text_index(ser
     assert pairs.status_code == 400 and "no text columns to search" in pairs.get_data(as_text=True)
 
 
-def test_a_full_text_index_is_detected_and_named(serve, own_tables):
-    engine = make_engine(own_tables)
-    with engine.begin() as connection:
-        if engine.dialect.name == "sqlite":
-            connection.execute(
-                text("CREATE VIRTUAL TABLE places_fts USING fts5(name, content='places')")
-            )
-        else:
-            connection.execute(
-                text(
-                    "CREATE INDEX places_name_fts ON places USING gin (to_tsvector('simple', name))"
-                )
-            )
-    engine.dispose()
-    spec = served_table(serve("places"))
-    assert spec.full_text in ("places_fts", "places_name_fts")
+def _searched_through(app: Flask, query: str) -> tuple[list[list[str]], str]:
+    """The rows of ``/places?{query}`` and the plan SQLite reports for its matches."""
+    page = app.test_client().get(f"/places?{query}").get_data(as_text=True)
+    engine = get_engine(app)
+    with app.test_request_context(f"/places?{query}"):
+        view = View.from_args(flask_request.args, served_table(app), 100)
+        statement = planner.plan(engine, view, count_seconds=0).rest_statement(0)
+    with engine.connect() as connection:
+        sql = statement.compile(engine, compile_kwargs={"literal_binds": True})
+        steps = connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}").all()
+    return _rows(page), " | ".join(step[-1] for step in steps)
+
+
+# As sqlite-utils writes it (enable-fts --tokenize trigram --create-triggers): brackets.
+TRIGRAM_FTS = (
+    "CREATE VIRTUAL TABLE [places_fts] USING FTS5 ([code], [name], tokenize='trigram', "
+    "content=[places])",
+    "INSERT INTO places_fts (rowid, code, name) SELECT rowid, code, name FROM places",
+)
+
+
+def test_a_trigram_index_of_a_reflected_table_finds_a_searchs_matches(serve, own_tables):
+    if make_url(own_tables).get_backend_name() != "sqlite":
+        pytest.skip("PostgreSQL's planner picks its trigram indexes itself")
+    before, walked = _searched_through(serve("places"), "q=place 4&sort=population")
+    assert "VIRTUAL TABLE" not in walked
+    _execute(own_tables, *TRIGRAM_FTS)
+    app = serve("places")
+    assert served_table(app).full_text == FullTextIndex("places_fts", ("code", "name"))
+    page = app.test_client().get("/places").get_data(as_text=True)
+    assert "Search finds its matches through the full-text index places_fts (of code, name)" in page
+    for query in ("q=place 4&sort=population", "name__contains=ace 4", "q=PLACE 4&sort=code"):
+        rows, plan = _searched_through(app, query)
+        assert "SCAN places_fts VIRTUAL TABLE" in plan, query
+        assert rows == _searched_through(serve("places", COUNT_SECONDS=0), query)[0]
+    assert _searched_through(app, "q=place 4&sort=population")[0] == before
+
+
+def test_a_trigram_index_serves_only_the_searches_of_the_columns_it_covers(serve, own_tables):
+    if make_url(own_tables).get_backend_name() != "sqlite":
+        pytest.skip("PostgreSQL's planner picks its trigram indexes itself")
+    _execute(
+        own_tables,
+        "CREATE VIRTUAL TABLE places_fts USING fts5(name, tokenize='trigram', content='places')",
+        "INSERT INTO places_fts (rowid, name) SELECT rowid, name FROM places",
+    )
+    app = serve("places")
+    rows, plan = _searched_through(app, "q=p12")  # the search covers the code too
+    assert "VIRTUAL TABLE" not in plan
+    assert [row[0] for row in rows] == ["P12"]  # found by its code alone
+    assert "SCAN places_fts VIRTUAL TABLE" in _searched_through(app, "name__contains=ace 12")[1]
+
+
+@pytest.mark.parametrize(
+    ("create", "why"),
+    [
+        (
+            "CREATE VIRTUAL TABLE places_fts USING fts5(name, content='places')",
+            "its tokenizer finds words",
+        ),
+        (
+            "CREATE VIRTUAL TABLE places_fts USING fts5(name, content='places', "
+            "tokenize='trigram case_sensitive 1')",
+            "it tells capitals apart",
+        ),
+        ("CREATE VIRTUAL TABLE places_fts USING fts4(name, content='places')", "only an FTS5"),
+        (
+            "CREATE VIRTUAL TABLE places_fts USING fts5(title, content='places', "
+            "tokenize='trigram')",
+            "it indexes columns the table does not have",
+        ),
+        (
+            "CREATE INDEX places_fts ON places USING gin (to_tsvector('simple', name))",
+            "it indexes words",
+        ),
+        ("CREATE INDEX places_fts ON places USING gin (name gin_trgm_ops)", "it is not on lower"),
+    ],
+)
+def test_a_full_text_index_a_search_cannot_use_is_named_with_the_reason(
+    serve, own_tables, create, why
+):
+    postgresql = make_url(own_tables).get_backend_name() == "postgresql"
+    if postgresql != create.startswith("CREATE INDEX"):
+        pytest.skip("an index of the other database")
+    _execute(
+        own_tables, *(["CREATE EXTENSION IF NOT EXISTS pg_trgm"] if postgresql else []), create
+    )
+    app = serve("places")
+    assert served_table(app).full_text.name == "places_fts"
+    page = app.test_client().get("/places").get_data(as_text=True)
+    assert f"the full-text index places_fts is not used, as {why}" in page
+    if not postgresql:
+        assert "VIRTUAL TABLE" not in _searched_through(app, "q=place 4")[1]
+
+
+def test_a_trigram_index_on_lower_is_the_one_postgresql_uses(serve, own_tables):
+    if make_url(own_tables).get_backend_name() != "postgresql":
+        pytest.skip("SQLite's trigram index is an FTS5 table (the test above)")
+    _execute(
+        own_tables,
+        "CREATE EXTENSION IF NOT EXISTS pg_trgm",
+        "CREATE INDEX places_trgm ON places USING gin (lower(name) gin_trgm_ops)",
+    )
     page = serve("places").test_client().get("/places").get_data(as_text=True)
-    assert f"the full-text index {spec.full_text} is not used" in page
+    assert "Search finds its matches through the full-text index places_trgm." in page
 
 
 def test_filters_and_facets_follow_the_column_kinds(serve):

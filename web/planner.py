@@ -34,7 +34,7 @@ from sqlalchemy.sql.visitors import replacement_traverse
 from . import search_index
 from .db import Plan, count_within
 from .filters import Op
-from .spec import Kind
+from .spec import ColumnSpec, Kind
 from .view import View
 
 MATCHES_TO_SORT = 200_000
@@ -128,23 +128,26 @@ def matching(engine: Engine, view: View, fts: bool | None = None) -> list[Column
 
 def _candidates(engine: Engine, view: View, fts: bool | None) -> list[ColumnElement[bool]]:
     """SQLite: ``id IN`` the full-text index's matches of each term it can look up (none
-    when the index is missing: the table was not made by a seed). PostgreSQL's planner
+    when there is no index a search can use: web/search_index.py). PostgreSQL's planner
     uses its trigram indexes for the view's own ``LIKE``."""
-    if engine.dialect.name != "sqlite":
-        return []
     terms = _indexed_terms(view)
-    if not terms or not (fts if fts is not None else search_index.has_fts(engine, view.spec)):
+    index = search_index.usable_index(engine, view.spec, fts) if terms else None
+    if index is None:
         return []
-    return [search_index.fts_candidates(view.spec, term) for term in terms]
+    return [
+        search_index.fts_candidates(view.spec, index, term)
+        for term, columns in terms
+        if {column.key for column in columns} <= set(index.columns)
+    ]
 
 
-def _indexed_terms(view: View) -> list[str]:
-    """Each term the full-text index can look up: the search, and each ``__contains`` /
-    ``__startswith`` filter's on a free-text column."""
-    terms = [view.q] if view.q and search_index.indexable(view.q) else []
+def _indexed_terms(view: View) -> list[tuple[str, tuple[ColumnSpec, ...]]]:
+    """(term, columns) for each term a trigram index can look up: the search, and each
+    ``__contains`` / ``__startswith`` filter's on a free-text column."""
+    terms = [(view.q, view.spec.searched)] if view.q and search_index.indexable(view.q) else []
     for kept in view.filters:
         if kept.column.kind is Kind.TEXT and kept.op in (Op.CONTAINS, Op.STARTSWITH):
             (term,) = kept.values
             if search_index.indexable(term):
-                terms.append(term)
+                terms.append((term, (kept.column,)))
     return terms

@@ -41,6 +41,7 @@ from .spec import (
     TEXT,
     ColumnSpec,
     Format,
+    FullTextIndex,
     Kind,
     Search,
     TableSpec,
@@ -91,7 +92,7 @@ def reflect(engine: Engine, name: str) -> TableSpec:
         default_sort=primary[0] if primary else first,
         source=table,
         tiebreak=tuple(primary),
-        full_text=full_text_index(engine, name),
+        full_text=full_text_index(engine, table),
     )
 
 
@@ -211,25 +212,94 @@ def _label(name: str) -> str:
     return words[:1].upper() + words[1:]
 
 
-def full_text_index(engine: Engine, name: str) -> str | None:
-    """The name of a full-text index on the table ``name``, if it has one: an SQLite FTS
-    table whose content is that table, or a PostgreSQL trigram or text-search index."""
+def full_text_index(engine: Engine, table: Table) -> FullTextIndex | None:
+    """The table's full-text index, if it has one: an SQLite FTS table whose content is
+    the table, or a PostgreSQL trigram or text-search index; with whether a search can use
+    it (its substring test, case-insensitive, on the text columns)."""
     if engine.dialect.name == "sqlite":
         statement = text(
             "SELECT name, sql FROM sqlite_master WHERE type = 'table' "
             "AND sql LIKE 'CREATE VIRTUAL TABLE%USING fts%'"
         )
-        content = re.compile(rf"content\s*=\s*['\"]?{re.escape(name)}['\"]?\s*[,)]", re.I)
-        for index, sql in rows_within(engine, statement, CHOICES_SECONDS) or []:
-            if content.search(sql):
-                return index
-        return None
+        found = [
+            index
+            for name, sql in rows_within(engine, statement, CHOICES_SECONDS) or []
+            if (index := _sqlite_full_text(name, sql, table)) is not None
+        ]
+        # One a search can use, if there is one.
+        return min(found, key=lambda index: index.unusable is not None, default=None)
     if engine.dialect.name == "postgresql":
         statement = text(
-            "SELECT indexname FROM pg_indexes WHERE schemaname = current_schema() "
+            "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = current_schema() "
             "AND tablename = :name AND (indexdef ILIKE '%trgm_ops%' "
             "OR indexdef ILIKE '%to_tsvector%') ORDER BY indexname"
-        ).bindparams(name=name)
-        rows = rows_within(engine, statement, CHOICES_SECONDS)
-        return rows[0][0] if rows else None
+        ).bindparams(name=table.name)
+        rows = rows_within(engine, statement, CHOICES_SECONDS) or []
+        found = [FullTextIndex(name, unusable=_postgresql_unusable(sql)) for name, sql in rows]
+        return min(found, key=lambda index: index.unusable is not None, default=None)
     return None
+
+
+def _postgresql_unusable(definition: str) -> str | None:
+    """PostgreSQL's planner picks a trigram index by itself for the search's
+    ``lower(column) LIKE``, when the index is on ``lower(column)``."""
+    if not re.search(r"gin_trgm_ops|gist_trgm_ops", definition, re.I):
+        return "it indexes words, and a search looks for any part of the text"
+    if not re.search(r"\(\s*lower\s*\(", definition, re.I):
+        return "it is not on lower(column), which a search compares"
+    return None
+
+
+def _sqlite_full_text(name: str, sql: str, table: Table) -> FullTextIndex | None:
+    """An FTS table whose content is ``table``, and whether a search can use it: an FTS5
+    ``trigram`` index that folds case, its rowids the table's (web/search_index.py)."""
+    arguments = _fts_arguments(sql)
+    options = {key.lower(): value for key, value in (a for a in arguments if isinstance(a, tuple))}
+    if options.get("content", "").lower() != table.name.lower():
+        return None  # an index of something else, or holding its own copy of the text
+    columns = tuple(a for a in arguments if isinstance(a, str))
+    names = {column.name.lower(): column.name for column in table.columns}
+    rowid = options.get("content_rowid")
+    tokenizer = options.get("tokenize", "unicode61").lower().split()
+    unusable = None
+    if not re.search(r"using\s+fts5\b", sql, re.I):
+        unusable = "only an FTS5 trigram index finds any part of the text"
+    elif tokenizer[:1] != ["trigram"]:
+        unusable = "its tokenizer finds words, and a search looks for any part of the text"
+    elif " ".join(tokenizer[1:]).find("case_sensitive 1") >= 0:
+        unusable = "it tells capitals apart, and a search does not"
+    elif any(c.lower() not in names for c in columns) or (rowid and rowid.lower() not in names):
+        unusable = "it indexes columns the table does not have"
+    return FullTextIndex(
+        name,
+        columns=tuple(names.get(c.lower(), c) for c in columns),
+        rowid=names.get(rowid.lower()) if rowid and rowid.lower() in names else None,
+        unusable=unusable,
+    )
+
+
+_QUOTED = r"""'(?:[^']|'')*'|"(?:[^"]|"")*"|\[[^\]]*\]|`[^`]*`"""
+"""A quoted SQL word or string, in any of SQLite's four quotes."""
+
+
+def _fts_arguments(sql: str) -> list[str | tuple[str, str]]:
+    """The arguments of ``CREATE VIRTUAL TABLE ... USING fts5(...)``: each indexed
+    column (not those ``UNINDEXED``), or an option as (key, value), quotes taken off."""
+    inside = sql[sql.index("(") + 1 : sql.rindex(")")] if "(" in sql else ""
+    arguments: list[str | tuple[str, str]] = []
+    for piece in re.findall(rf"(?:{_QUOTED}|[^,])+", inside):
+        key, equals, value = piece.partition("=")
+        if equals and re.fullmatch(r"\s*\w+\s*", key):
+            arguments.append((key.strip(), _unquoted(value.strip())))
+            continue
+        column = re.match(rf"\s*({_QUOTED}|\S+)(.*)", piece, re.S)
+        if column and "unindexed" not in column[2].lower().split():
+            arguments.append(_unquoted(column[1]))
+    return arguments
+
+
+def _unquoted(word: str) -> str:
+    for opening, closing in ("''", '""', "[]", "``"):
+        if len(word) >= 2 and word[0] == opening and word[-1] == closing:
+            return word[1:-1].replace(closing * 2, closing) if opening != "[" else word[1:-1]
+    return word

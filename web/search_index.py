@@ -28,7 +28,7 @@ from __future__ import annotations
 from sqlalchemy import ColumnElement, Engine, column, func, literal, literal_column, select, table
 
 from .db import count_within
-from .spec import ColumnSpec, Kind, TableSpec
+from .spec import ColumnSpec, FullTextIndex, Kind, TableSpec
 
 MIN_TERM_CHARACTERS = 3
 """A trigram index finds only terms of at least three characters."""
@@ -104,16 +104,32 @@ SCHEMA_SECONDS = 1.0
 """Time to look the index up in the schema (~0.1 ms; a lock held by a seed may delay it)."""
 
 
-def fts_candidates(spec: TableSpec, term: str) -> ColumnElement[bool]:
-    """SQLite: ``id IN`` the rows whose text holds every trigram of ``term``.
+def usable_index(engine: Engine, spec: TableSpec, fts: bool | None = None) -> FullTextIndex | None:
+    """SQLite: the trigram index a search of ``spec``'s table finds its matches through:
+    the seed's (``fts``: whether it exists, looked up when not given), or for a reflected
+    table the one it has, if a search can use it (web/reflect.py says why not)."""
+    if engine.dialect.name != "sqlite":
+        return None
+    if spec.reflected:
+        index = spec.full_text
+        return index if index is not None and index.unusable is None else None
+    if not (fts if fts is not None else has_fts(engine, spec)):
+        return None
+    return FullTextIndex(fts_name(spec), tuple(c.key for c in indexed_columns(spec)), "id")
+
+
+def fts_candidates(spec: TableSpec, index: FullTextIndex, term: str) -> ColumnElement[bool]:
+    """SQLite: the rows whose text holds every trigram of ``term``, by ``index``.
 
     A superset of the rows that contain ``term`` (the trigrams may lie apart, or in another
     indexed column): an index without positions can answer no phrase or column query. The
     view's own test then keeps just the rows that do; on the generated stocks the two sets
     were the same for every term the views matrix searches.
     """
-    fts = table(fts_name(spec), column("rowid"))
+    fts = table(index.name, column("rowid"))
     trigrams = sorted({term[i : i + 3] for i in range(len(term) - 2)})
     match = literal(" AND ".join('"' + gram.replace('"', '""') + '"' for gram in trigrams))
-    matching = select(fts.c.rowid).where(literal_column(fts_name(spec)).op("MATCH")(match))
-    return spec.table.c.id.in_(matching)
+    quoted = '"' + index.name.replace('"', '""') + '"'
+    matching = select(fts.c.rowid).where(literal_column(quoted).op("MATCH")(match))
+    rowid = spec.table.c[index.rowid] if index.rowid else literal_column("_rowid_")
+    return rowid.in_(matching)

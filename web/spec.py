@@ -169,6 +169,17 @@ class ColumnSpec:
 
 
 @dataclass(frozen=True)
+class FullTextIndex:
+    """A full-text index a reflected table has (web/reflect.py), and whether a search can
+    find its matches through it (web/search_index.py)."""
+
+    name: str
+    columns: tuple[str, ...] = ()  # the table's columns it indexes
+    rowid: str | None = None  # the table's column its rowids are; None: the table's rowid
+    unusable: str | None = None  # why a search cannot use it; None: it can
+
+
+@dataclass(frozen=True)
 class TableSpec:
     name: str  # the SQL table
     title: str  # for people: "Stocks"
@@ -179,7 +190,7 @@ class TableSpec:
     # None: the spec makes its table, with an integer id and an index per sort (:attr:`table`).
     source: Table | None = field(default=None, compare=False, repr=False)
     tiebreak: tuple[str, ...] = ("id",)  # orders rows that sort alike: the id, or the key
-    full_text: str | None = None  # a reflected table's full-text index, by name, if any
+    full_text: FullTextIndex | None = None  # a reflected table's full-text index, if any
 
     def __post_init__(self) -> None:
         keys = [column.key for column in self.columns]
