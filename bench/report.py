@@ -363,10 +363,6 @@ def _views(report: dict[str, Any]) -> list[str]:
     exports = [
         [e["path"], e["status"], e["total_s"], e["mb"], e["rows_per_s"]] for e in section["exports"]
     ]
-    cells = [
-        [c["kind"], c["view"], c["sort"], c["first_row_ms"], c["whole_s"], c["rows"]]
-        for c in section.get("matrix", [])
-    ]
     return [
         f"Views @ {section['rows']:,} rows (one request each, no compression)",
         table(
@@ -382,12 +378,20 @@ def _views(report: dict[str, Any]) -> list[str]:
         ),
         "",
         "Views matrix: first row (median of 3, leaving after it), whole view (one request)",
-        table(
-            ["kind", "view", "sort", "first row ms", "whole s", "rows"],
-            cells,
-            ["", "", "", ".1f", ".3f", ",d"],
-        ),
+        matrix_table(section.get("matrix", [])),
     ]
+
+
+def matrix_table(cells: list[dict[str, Any]]) -> str:
+    """The views matrix (bench/views.py), a cell a line."""
+    rows = [
+        [c["kind"], c["view"], c["sort"], c["first_row_ms"], c["whole_s"], c["rows"]] for c in cells
+    ]
+    return table(
+        ["kind", "view", "sort", "first row ms", "whole s", "rows"],
+        rows,
+        ["", "", "", ".1f", ".3f", ",d"],
+    )
 
 
 def _targets(report: dict[str, Any]) -> list[str]:

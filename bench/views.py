@@ -6,15 +6,24 @@ keeps few), a search for a common word, a rarer one, a rare one, one that matche
 and one too short for the trigram index. Its first row is the median of
 :data:`FIRST_ROW_REPEATS` requests that leave after it; its total, one whole request.
 Exports stream the whole table as CSV and NDJSON through the same machinery.
+
+``make bench`` runs it on the 1M-row file it seeds; the matrix alone, on a database of
+yours (seeded by ``seed.py``), SQLite or PostgreSQL::
+
+    python -m bench.views --database-url sqlite:////tmp/stocks-1m.db
 """
 
 from __future__ import annotations
 
+import argparse
 import statistics
+import tempfile
+from pathlib import Path
 from typing import Any
 
 from .client import fetch
 from .log import progress
+from .report import matrix_table
 from .server import Server
 
 PAGES = [
@@ -125,3 +134,19 @@ def matrix(server: Server) -> list[dict[str, Any]]:
             cell = measured[-1]
             progress(f"matrix {path}: {cell['first_row_ms']} ms, {cell['rows']} rows")
     return measured
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.views", description=__doc__)
+    parser.add_argument("--database-url", required=True, help="a database seed.py filled")
+    args = parser.parse_args()
+    with (
+        tempfile.TemporaryDirectory() as folder,
+        Server("web:create_app()", args.database_url, Path(folder) / "server.log") as server,
+    ):
+        fetch(server.host, server.port, "/stocks", stop_after_first_row=True)  # warm up
+        print(matrix_table(matrix(server)))
+
+
+if __name__ == "__main__":
+    main()
