@@ -8,6 +8,7 @@ over HTTP (``POST /_test/fault`` in tests/e2e/server.py). The production app nev
 
 from __future__ import annotations
 
+import re
 import threading
 from typing import Any
 
@@ -22,7 +23,8 @@ class DatabaseGone(Exception):
 
 class FailingCursor:
     """A DBAPI cursor that fails once it has handed out ``after`` rows; everything but
-    ``fetchmany`` (what a stream reads with) goes to the real cursor."""
+    ``fetchmany`` and ``fetchone`` (what a stream reads with: SQLite's first batch comes a
+    row at a time) goes to the real cursor."""
 
     def __init__(self, cursor: Any, statement: str, parameters: Any, after: int) -> None:
         self._cursor = cursor
@@ -37,6 +39,10 @@ class FailingCursor:
         rows = self._cursor.fetchmany() if size is None else self._cursor.fetchmany(size)
         self._left -= len(rows)
         return rows
+
+    def fetchone(self) -> Any:
+        (row,) = self.fetchmany(1) or [None]
+        return row
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._cursor, name)
@@ -61,9 +67,10 @@ class FaultInjector:
             self._armed = rows
 
     def _on_cursor_execute(self, conn, cursor, statement, parameters, context, executemany):
-        # A stream's rows: a streamed SELECT (the page's early count is a plain one).
-        streamed = context.execution_options.get("stream_results")
-        if not (streamed and statement.lstrip().upper().startswith("SELECT")):
+        # A stream's rows: a SELECT of rows, not of one count (the page's early total, its
+        # estimate, the planner's lookups).
+        sql = statement.lstrip().upper()
+        if not sql.startswith("SELECT") or re.match(r"SELECT (COUNT|MAX)\(", sql):
             return
         with self._lock:
             after, self._armed = self._armed, None

@@ -176,21 +176,52 @@ def test_a_head_out_of_time_sends_the_rows_it_found_then_the_rest_after_them(
     assert any(0 < first < FIRST_ROWS for first in firsts), firsts  # some went out early
 
 
+class Fetched:
+    """Rows the database cursors have handed out, from now on."""
+
+    def __init__(self, engine) -> None:
+        self.rows = 0
+        event.listen(engine, "after_cursor_execute", self._wrap)
+
+    def _wrap(self, conn, cursor, statement, parameters, context, executemany):
+        fetched, real = self, cursor
+
+        class Counting:
+            def fetchone(self):
+                row = real.fetchone()
+                fetched.rows += row is not None
+                return row
+
+            def fetchmany(self, size=None):
+                rows = real.fetchmany() if size is None else real.fetchmany(size)
+                fetched.rows += len(rows)
+                return rows
+
+            def __getattr__(self, name):
+                return getattr(real, name)
+
+        context.cursor = Counting()
+
+
 @pytest.mark.parametrize("seconds", [FOREVER, 0.0], ids=["head", "no head"])
 def test_a_first_batch_slow_to_fill_goes_out_with_the_rows_found(
     sqlite_engine, monkeypatch, seconds
 ):
     view = parse("price__gte=500&sort=symbol")
     expected = plain_rows(sqlite_engine, view)
+    fetched = Fetched(sqlite_engine)
     firsts = []
     for late in range(2, 40):  # the first batch is due later and later
         monkeypatch.setattr("web.db.FIRST_BATCH_SECONDS", late / 1000)
         monkeypatch.setattr("web.db.monotonic", Ticking())
         chosen = planner.plan(sqlite_engine, view)
-        batches = stream_select(
+        stream = stream_select(
             sqlite_engine, chosen, FIRST_ROWS, 10, timeout=10, head_seconds=seconds
         )
-        batches = [[tuple(row) for row in batch] for batch in batches]
+        fetched.rows = 0
+        batches = [[tuple(row) for row in next(stream)]]
+        assert fetched.rows == len(batches[0]), "no row fetched before it is due"
+        batches += [[tuple(row) for row in batch] for batch in stream]
         assert [row for batch in batches for row in batch] == expected
         assert all(batches), "no empty batch"
         firsts.append(len(batches[0]))

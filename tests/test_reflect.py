@@ -177,8 +177,8 @@ def serve(own_tables: str) -> Iterator[Callable[..., Flask]]:
 
 def _rows(html: str) -> list[list[str]]:
     """The cells of the page's rows (its row groups), links taken out."""
-    groups = "".join(re.findall(r'<tbody class="g">(.*?</)tbody>', html, flags=re.DOTALL))
-    rows = re.findall(r"<tr>(.*?)(?=<tr>|</$)", groups, flags=re.DOTALL | re.MULTILINE)
+    groups = re.findall(r'<tbody class="g">(.*?)</tbody>', html, flags=re.DOTALL)
+    rows = [row for group in groups for row in re.findall(r"<tr>(.*?)(?=<tr>|$)", group, re.S)]
     return [[re.sub(r"<a [^>]*>|</a>", "", c) for c in re.split(r"<td[^>]*>", r)[1:]] for r in rows]
 
 

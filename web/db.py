@@ -307,12 +307,14 @@ def stream_select(
                 return  # the head held every row
         step.start()
         statement = plan.rest_statement(first.rows)
+        # pysqlite steps through the result as it is fetched, and stream_results would only
+        # buffer rows ahead of the first batch (1, 5, 25 ...): a named cursor is PostgreSQL's.
         options = {} if sqlite else {"stream_results": True, "yield_per": fetch_rows}
         with connection.execution_options(**options).execute(statement) as result:
             step.start()
             if first.rows == 0 and sqlite:
                 found = []
-                for row in result:
+                while (row := result.fetchone()) is not None:
                     found.append(row)
                     if first.due(found):
                         break
