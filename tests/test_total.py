@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sqlite3
+
 import pytest
 from sqlalchemy import event, func, select, true
 from werkzeug.datastructures import MultiDict
@@ -133,3 +135,18 @@ def test_a_count_under_way_when_the_data_changes_is_not_remembered(app):
         counts.seen(counting_one)  # sees the change before it is done
         counts.put(key, generation, 41, 5.0)
     assert counts.get(key, 5.0) == (False, None)
+
+
+def test_a_database_file_gone_while_counting_still_gives_the_count(app, monkeypatch):
+    engine = get_engine(app)
+    if engine.dialect.name != "sqlite":
+        pytest.skip("PostgreSQL's counts are not remembered: its planner estimates them")
+    counts = _counts_of(engine)
+    counts.watcher = None  # opened anew for the next count, and the file is gone by then
+
+    def gone(path, opened):
+        raise sqlite3.OperationalError("unable to open database file")
+
+    monkeypatch.setattr(counts, "_watch", gone)
+    statement = planner.count_statement(engine, view_of({"sector": "Energy"}))
+    assert count_within(engine, statement, 5.0) == count(app, view_of({"sector": "Energy"}))

@@ -482,9 +482,14 @@ class _Counts:
         if opened is None:
             return None
         with self.lock:
-            if self.watcher is None or self.watched != opened:
-                self._watch(Path(connection.engine.url.database), opened)
-            version = self.watcher.execute("PRAGMA data_version").fetchone()[0]
+            try:
+                if self.watcher is None or self.watched != opened:
+                    self._watch(Path(connection.engine.url.database), opened)
+                version = self.watcher.execute("PRAGMA data_version").fetchone()[0]
+            except sqlite3.Error:  # the file went between the two opens: remember nothing
+                self.watcher, self.watched = None, None
+                self.entries.clear()
+                return None
             if version != self.version:
                 self.version = version
                 self.entries.clear()
