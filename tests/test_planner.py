@@ -16,7 +16,7 @@ from sqlalchemy import event, func, select, text
 from werkzeug.datastructures import MultiDict
 
 from web import planner, search_index
-from web.db import Plan, get_engine, stream_select
+from web.db import Plan, count_within, get_engine, stream_select
 from web.models import STOCKS, stocks
 from web.view import View
 
@@ -324,6 +324,33 @@ def test_postgresql_plans_ask_its_planner_for_a_fast_start_then_the_whole(engine
             {"pattern": f"%{search_index.indexed_columns(STOCKS)[0].key}_trgm"},
         ).all()
     assert indexes  # the seed built the trigram index the planner uses for searches
+
+
+def test_postgresql_asks_for_few_matches_without_a_limit(engine, monkeypatch):
+    if engine.dialect.name != "postgresql":
+        pytest.skip("PostgreSQL's plans (SQLite's are steered, tested above)")
+    view = parse("sector=Energy&sort=price")
+    with engine.connect() as conn:
+        energy = conn.scalar(planner.count_statement(engine, view))
+    monkeypatch.setattr(planner, "FEW_MATCHES", energy)
+    few = planner.plan(engine, view, count_seconds=FOREVER)
+    assert (few.how, few.head) == ("the matches", None)
+    monkeypatch.setattr(planner, "FEW_MATCHES", energy - 1)
+    many = planner.plan(engine, view, count_seconds=FOREVER)
+    assert many.head is not None  # more than FEW_MATCHES: LIMIT for the head, then the rest
+
+
+def test_a_postgresql_count_expected_to_run_out_of_time_is_not_tried(engine, monkeypatch):
+    if engine.dialect.name != "postgresql":
+        pytest.skip("SQLite's counts are remembered instead (tests/test_total.py)")
+    statement = planner.count_statement(engine, parse("sector=Energy"))
+    statements = executed(engine)
+    assert count_within(engine, statement, FOREVER) is not None
+    assert any("count(" in sql for sql in statements)
+    monkeypatch.setattr("web.db.POSTGRESQL_COUNTS_A_SECOND", 1)  # a row a second
+    statements.clear()
+    assert count_within(engine, statement, 5.0) is None
+    assert not any("count(" in sql for sql in statements), statements  # only EXPLAIN ran
 
 
 def test_a_view_with_more_matches_than_it_may_sort_walks_the_sort_index_all_along(

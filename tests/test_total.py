@@ -150,3 +150,14 @@ def test_a_database_file_gone_while_counting_still_gives_the_count(app, monkeypa
     monkeypatch.setattr(counts, "_watch", gone)
     statement = planner.count_statement(engine, view_of({"sector": "Energy"}))
     assert count_within(engine, statement, 5.0) == count(app, view_of({"sector": "Energy"}))
+
+
+def test_a_postgresql_page_counts_its_view_once(app, client):
+    engine = get_engine(app)
+    if engine.dialect.name != "postgresql":
+        pytest.skip("SQLite's counts are remembered for every request (the tests above)")
+    client.get("/stocks?sector=Energy&sort=price").get_data()  # warm: nothing is kept after
+    statements = counted(engine)
+    page = client.get("/stocks?sector=Energy&sort=price").get_data(as_text=True)
+    assert 'data-exact="true"' in page  # the early total, and the plan, had the count
+    assert len([sql for sql in statements if sql.lstrip().startswith("SELECT count(")]) == 1

@@ -12,13 +12,12 @@ no such figure for a filter, so it counts the view's rows among the first
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 
-from sqlalchemy import Engine, func, literal_column, select, text
+from sqlalchemy import Engine, func, literal_column, select
 
 from . import planner
-from .db import count_within, scalar_within
+from .db import count_within, postgresql_estimate, scalar_within
 from .view import View
 
 COUNT_SHARE = 0.6
@@ -48,22 +47,10 @@ def early_total(engine: Engine, view: View, seconds: float) -> Total:
     if count is not None:
         return Total(count, exact=True)
     if engine.dialect.name == "postgresql":
-        estimate = _planner_estimate(engine, view, seconds * 0.3)
+        estimate = postgresql_estimate(engine, planner.count_statement(engine, view), seconds * 0.3)
     else:
         estimate = _sampled_estimate(engine, view, seconds * 0.3)
     return Total(estimate) if estimate is not None else Total()
-
-
-def _planner_estimate(engine: Engine, view: View, seconds: float) -> int | None:
-    statement = select(literal_column("1")).select_from(view.spec.table).where(*view.conditions())
-    # Literal values: EXPLAIN takes no bound parameters. SQLAlchemy quotes them as it would
-    # in any statement it renders for PostgreSQL.
-    sql = statement.compile(engine, compile_kwargs={"literal_binds": True})
-    plan = scalar_within(engine, text(f"EXPLAIN (FORMAT JSON) {sql}"), seconds)
-    if plan is None:
-        return None
-    plan = json.loads(plan) if isinstance(plan, str) else plan
-    return int(plan[0]["Plan"]["Plan Rows"])
 
 
 def _sampled_estimate(engine: Engine, view: View, seconds: float) -> int | None:

@@ -7,6 +7,7 @@ docs/postgresql.md says how to set it up and which server-side limits to add.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import threading
 import weakref
@@ -18,7 +19,7 @@ from time import monotonic
 from urllib.parse import quote
 
 import psycopg
-from flask import Flask, current_app
+from flask import Flask, current_app, g, has_request_context
 from sqlalchemy import (
     Connection,
     Engine,
@@ -29,7 +30,9 @@ from sqlalchemy import (
     create_engine,
     event,
     literal,
+    literal_column,
     select,
+    text,
 )
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DisconnectionError, OperationalError
@@ -533,8 +536,7 @@ def count_within(engine: Engine, statement: Select, seconds: float) -> int | Non
     (:class:`_Counts`). The whole table's count costs 15-65 ms at 1M rows (a walk of its
     smallest index), and every visitor of the page asks for it."""
     if engine.dialect.name != "sqlite":
-        value = scalar_within(engine, statement, seconds)
-        return None if value is None else int(value)
+        return _counted_once_a_request(engine, statement, seconds)
     key = _count_key(engine, statement)
     counts = _counts_of(engine)
     try:
@@ -555,6 +557,42 @@ def count_within(engine: Engine, statement: Select, seconds: float) -> int | Non
             return value
     except (DatabaseMissing, OperationalError):
         return None
+
+
+def _counted_once_a_request(engine: Engine, statement: Select, seconds: float) -> int | None:
+    """PostgreSQL: the count, remembered for the rest of the request (the page's early
+    total and the planner ask for the same one). PostgreSQL tells no connection that the
+    data changed, so nothing is remembered longer."""
+    key = _count_key(engine, statement)
+    counts = g.setdefault("counts", {}) if has_request_context() else {}
+    if key not in counts or (counts[key][0] is None and counts[key][1] < seconds):
+        expected = postgresql_estimate(engine, statement, seconds)
+        if expected is not None and expected > seconds * POSTGRESQL_COUNTS_A_SECOND:
+            value = None  # it would run out of time: not tried
+        else:
+            value = scalar_within(engine, statement, seconds)
+        counts[key] = (None if value is None else int(value), seconds)
+    return counts[key][0]
+
+
+POSTGRESQL_COUNTS_A_SECOND = 10_000_000
+"""Rows PostgreSQL counts in a second, about (measured at 1M rows: all of them in 64 ms,
+90,859 of sector=Energy in 16 ms). A count its planner expects to take longer than its
+budget is not tried: the unfiltered table's spent its whole 30 ms before each first row."""
+
+
+def postgresql_estimate(engine: Engine, statement: Select, seconds: float) -> int | None:
+    """How many rows PostgreSQL's planner expects ``statement``'s FROM and WHERE to give
+    (``EXPLAIN``, ~1 ms), or None if it does not say in time."""
+    rows = statement.with_only_columns(literal_column("1"))
+    # Literal values: EXPLAIN takes no bound parameters. SQLAlchemy quotes them as it would
+    # in any statement it renders for PostgreSQL.
+    sql = rows.compile(engine, compile_kwargs={"literal_binds": True})
+    plan = scalar_within(engine, text(f"EXPLAIN (FORMAT JSON) {sql}"), seconds)
+    if plan is None:
+        return None
+    plan = json.loads(plan) if isinstance(plan, str) else plan
+    return int(plan[0]["Plan"]["Plan Rows"])
 
 
 def _count_key(engine: Engine, statement: Select) -> tuple:
