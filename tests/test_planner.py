@@ -326,6 +326,17 @@ def test_postgresql_plans_ask_its_planner_for_a_fast_start_then_the_whole(engine
     assert indexes  # the seed built the trigram index the planner uses for searches
 
 
+def test_postgresql_searches_can_read_their_matches_through_the_trigram_index(engine, words):
+    if engine.dialect.name != "postgresql":
+        pytest.skip("PostgreSQL's plans (SQLite's are steered, tested above)")
+    for query in (f"q={words['rare']}", f"name__contains={words['rare']}&sort=price"):
+        compiled = parse(query).statement().compile(engine, compile_kwargs={"literal_binds": True})
+        with engine.connect() as conn:
+            conn.exec_driver_sql("SET enable_seqscan = off")  # the index, wherever it can serve
+            plan = " | ".join(row[0] for row in conn.exec_driver_sql(f"EXPLAIN {compiled}"))
+        assert "_trgm" in plan, (query, plan)  # an index on lower(name) served no ILIKE
+
+
 def test_postgresql_asks_for_few_matches_without_a_limit(engine, monkeypatch):
     if engine.dialect.name != "postgresql":
         pytest.skip("PostgreSQL's plans (SQLite's are steered, tested above)")

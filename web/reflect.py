@@ -242,11 +242,11 @@ def full_text_index(engine: Engine, table: Table) -> FullTextIndex | None:
 
 def _postgresql_unusable(definition: str) -> str | None:
     """PostgreSQL's planner picks a trigram index by itself for the search's
-    ``lower(column) LIKE``, when the index is on ``lower(column)``."""
+    ``column ILIKE`` (what a search is on PostgreSQL), when the index is on the column."""
     if not re.search(r"gin_trgm_ops|gist_trgm_ops", definition, re.I):
         return "it indexes words, and a search looks for any part of the text"
-    if not re.search(r"\(\s*lower\s*\(", definition, re.I):
-        return "it is not on lower(column), which a search compares"
+    if not re.search(r"\(\s*\"?\w[^()]*\s(gin|gist)_trgm_ops", definition, re.I):
+        return "it is on an expression, and a search compares the column itself"
     return None
 
 

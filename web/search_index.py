@@ -11,8 +11,9 @@ index answers "which rows contain this substring" from the index instead:
   of its trigrams (:func:`fts_candidates`). Measured at 1M rows: a term that matches
   nothing 0.2 ms (the walk took 4.1 s), all 25,131 matches of "robotics" counted with
   their text checked in 62 ms (68 ms with positions).
-- PostgreSQL: ``pg_trgm`` GIN indexes on ``lower(column)``, which the planner uses by
-  itself for the same ``LIKE`` the view writes.
+- PostgreSQL: ``pg_trgm`` GIN indexes on each column, which the planner uses by
+  itself for the ``ILIKE`` the view's search is on PostgreSQL (an index on ``lower(column)``,
+  as built until 2026-12-01, served no search: q=zyx scanned the 1M rows in 330 ms).
 
 Both index trigrams, so a term of fewer than 3 characters cannot use them: it is matched by
 walking the table, as before (:func:`indexable`).
@@ -58,7 +59,7 @@ def build_statements(dialect: str, spec: TableSpec, table_name: str | None = Non
         return [
             "CREATE EXTENSION IF NOT EXISTS pg_trgm",
             *(
-                f"CREATE INDEX ix_{name}_{key}_trgm ON {name} USING gin (lower({key}) gin_trgm_ops)"
+                f"CREATE INDEX ix_{name}_{key}_trgm ON {name} USING gin ({key} gin_trgm_ops)"
                 for key in keys
             ),
         ]
