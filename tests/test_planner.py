@@ -337,6 +337,19 @@ def test_postgresql_searches_can_read_their_matches_through_the_trigram_index(en
         assert "_trgm" in plan, (query, plan)  # an index on lower(name) served no ILIKE
 
 
+@pytest.mark.parametrize("query", ["q=ab", "name__contains=ab&sort=price"])
+def test_postgresql_keeps_terms_too_short_for_trigrams_off_the_index(engine, query):
+    if engine.dialect.name != "postgresql":
+        pytest.skip("PostgreSQL's plans (SQLite's are steered, tested above)")
+    chosen = planner.plan(engine, parse(query))
+    compiled = chosen.rows.compile(engine, compile_kwargs={"literal_binds": True})
+    with engine.connect() as conn:  # only a bitmap scan left open: the trigram index's
+        conn.exec_driver_sql("SET enable_seqscan = off")
+        conn.exec_driver_sql("SET enable_indexscan = off")
+        plan = " | ".join(row[0] for row in conn.exec_driver_sql(f"EXPLAIN {compiled}"))
+    assert "_trgm" not in plan, plan  # it would read the whole index for no trigram
+
+
 def test_postgresql_asks_for_few_matches_without_a_limit(engine, monkeypatch):
     if engine.dialect.name != "postgresql":
         pytest.skip("PostgreSQL's plans (SQLite's are steered, tested above)")
