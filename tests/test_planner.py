@@ -123,6 +123,23 @@ def sqlite_engine(engine):
     return engine
 
 
+@pytest.fixture
+def postgresql_engine(engine):
+    if engine.dialect.name != "postgresql":
+        pytest.skip("PostgreSQL's plans (SQLite's are steered, tested above)")
+    return engine
+
+
+def postgresql_plan(engine, statement, *disabled: str) -> str:
+    """What PostgreSQL's EXPLAIN says of ``statement``, with the ``disabled`` kinds of scan
+    (``seqscan``, ``indexscan``) turned off, to see which index can serve it."""
+    compiled = statement.compile(engine, compile_kwargs={"literal_binds": True})
+    with engine.connect() as conn:
+        for kind in disabled:
+            conn.exec_driver_sql(f"SET enable_{kind} = off")
+        return " | ".join(row[0] for row in conn.exec_driver_sql(f"EXPLAIN {compiled}"))
+
+
 def executed(engine) -> list[str]:
     """The SQL statements the engine runs from now on."""
     statements: list[str] = []
@@ -326,33 +343,27 @@ def test_postgresql_plans_ask_its_planner_for_a_fast_start_then_the_whole(engine
     assert indexes  # the seed built the trigram index the planner uses for searches
 
 
-def test_postgresql_searches_can_read_their_matches_through_the_trigram_index(engine, words):
-    if engine.dialect.name != "postgresql":
-        pytest.skip("PostgreSQL's plans (SQLite's are steered, tested above)")
+def test_postgresql_searches_can_read_their_matches_through_the_trigram_index(
+    postgresql_engine, words
+):
+    engine = postgresql_engine
     for query in (f"q={words['rare']}", f"name__contains={words['rare']}&sort=price"):
-        compiled = parse(query).statement().compile(engine, compile_kwargs={"literal_binds": True})
-        with engine.connect() as conn:
-            conn.exec_driver_sql("SET enable_seqscan = off")  # the index, wherever it can serve
-            plan = " | ".join(row[0] for row in conn.exec_driver_sql(f"EXPLAIN {compiled}"))
+        # The index, wherever it can serve:
+        plan = postgresql_plan(engine, parse(query).statement(), "seqscan")
         assert "_trgm" in plan, (query, plan)  # an index on lower(name) served no ILIKE
 
 
 @pytest.mark.parametrize("query", ["q=ab", "name__contains=ab&sort=price"])
-def test_postgresql_keeps_terms_too_short_for_trigrams_off_the_index(engine, query):
-    if engine.dialect.name != "postgresql":
-        pytest.skip("PostgreSQL's plans (SQLite's are steered, tested above)")
+def test_postgresql_keeps_terms_too_short_for_trigrams_off_the_index(postgresql_engine, query):
+    engine = postgresql_engine
     chosen = planner.plan(engine, parse(query))
-    compiled = chosen.rows.compile(engine, compile_kwargs={"literal_binds": True})
-    with engine.connect() as conn:  # only a bitmap scan left open: the trigram index's
-        conn.exec_driver_sql("SET enable_seqscan = off")
-        conn.exec_driver_sql("SET enable_indexscan = off")
-        plan = " | ".join(row[0] for row in conn.exec_driver_sql(f"EXPLAIN {compiled}"))
+    # Only a bitmap scan left open: the trigram index's.
+    plan = postgresql_plan(engine, chosen.rows, "seqscan", "indexscan")
     assert "_trgm" not in plan, plan  # it would read the whole index for no trigram
 
 
-def test_postgresql_asks_for_few_matches_without_a_limit(engine, monkeypatch):
-    if engine.dialect.name != "postgresql":
-        pytest.skip("PostgreSQL's plans (SQLite's are steered, tested above)")
+def test_postgresql_asks_for_few_matches_without_a_limit(postgresql_engine, monkeypatch):
+    engine = postgresql_engine
     view = parse("sector=Energy&sort=price")
     with engine.connect() as conn:
         energy = conn.scalar(planner.count_statement(engine, view))

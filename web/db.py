@@ -583,16 +583,18 @@ budget is not tried: the unfiltered table's spent its whole 30 ms before each fi
 
 def postgresql_estimate(engine: Engine, statement: Select, seconds: float) -> int | None:
     """How many rows PostgreSQL's planner expects ``statement``'s FROM and WHERE to give
-    (``EXPLAIN``, ~1 ms), or None if it does not say in time."""
-    rows = statement.with_only_columns(literal_column("1"))
-    # Literal values: EXPLAIN takes no bound parameters. SQLAlchemy quotes them as it would
-    # in any statement it renders for PostgreSQL.
-    sql = rows.compile(engine, compile_kwargs={"literal_binds": True})
-    plan = scalar_within(engine, text(f"EXPLAIN (FORMAT JSON) {sql}"), seconds)
-    if plan is None:
-        return None
-    plan = json.loads(plan) if isinstance(plan, str) else plan
-    return int(plan[0]["Plan"]["Plan Rows"])
+    (``EXPLAIN``, ~1 ms), or None if it does not say in time; asked once a request."""
+    key = ("estimate", *_count_key(engine, statement))
+    estimates = g.setdefault("counts", {}) if has_request_context() else {}
+    if key not in estimates:  # the count's check and the early total's ask the same
+        rows = statement.with_only_columns(literal_column("1"))
+        # Literal values: EXPLAIN takes no bound parameters. SQLAlchemy quotes them as it
+        # would in any statement it renders for PostgreSQL.
+        sql = rows.compile(engine, compile_kwargs={"literal_binds": True})
+        plan = scalar_within(engine, text(f"EXPLAIN (FORMAT JSON) {sql}"), seconds)
+        plan = json.loads(plan) if isinstance(plan, str) else plan
+        estimates[key] = None if plan is None else int(plan[0]["Plan"]["Plan Rows"])
+    return estimates[key]
 
 
 def _count_key(engine: Engine, statement: Select) -> tuple:
