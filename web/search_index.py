@@ -50,7 +50,9 @@ def indexable(term: str) -> bool:
 
 def build_statements(dialect: str, spec: TableSpec, table_name: str | None = None) -> list[str]:
     """SQL that builds the index for ``spec``'s table (named ``table_name`` while staged),
-    run by the seed after the rows are in and inside the same transaction."""
+    run by the seed after the rows are in and inside the same transaction. SQLite: the
+    index made empty, filled from the table, then kept in step; a large seed fills it in a
+    second process instead (web/search_build.py)."""
     name = table_name or spec.name
     keys = [c.key for c in indexed_columns(spec)]
     if not keys:
@@ -64,17 +66,39 @@ def build_statements(dialect: str, spec: TableSpec, table_name: str | None = Non
             ),
         ]
     fts = fts_name(spec)
+    return [
+        *sqlite_create_statements(spec),
+        f"INSERT INTO {fts}({fts}) VALUES('rebuild')",
+        *sqlite_trigger_statements(spec),
+    ]
+
+
+def sqlite_create_statements(
+    spec: TableSpec, content: str | None = None, name: str | None = None
+) -> list[str]:
+    """The empty FTS5 table, its content read from ``spec``'s table (or ``content``: ``''``
+    for an index filled by inserts alone, named ``name``, as web/search_build.py builds one)."""
+    fts = name or fts_name(spec)
+    listed = ", ".join(c.key for c in indexed_columns(spec))
+    source = f"content='{spec.name}', content_rowid='id'" if content is None else "content=''"
+    return [
+        f"DROP TABLE IF EXISTS {fts}",
+        f"CREATE VIRTUAL TABLE {fts} USING fts5({listed}, {source}, "
+        "tokenize='trigram', detail=none, columnsize=0)",
+    ]
+
+
+def sqlite_trigger_statements(spec: TableSpec) -> list[str]:
+    """Triggers that keep the index in step with writes made after the seed (the app itself
+    only reads)."""
+    name, fts = spec.name, fts_name(spec)
+    keys = [c.key for c in indexed_columns(spec)]
     listed = ", ".join(keys)
     new = ", ".join(f"new.{key}" for key in keys)
     old = ", ".join(f"old.{key}" for key in keys)
     delete = f"INSERT INTO {fts}({fts}, rowid, {listed}) VALUES('delete', old.id, {old});"
     insert = f"INSERT INTO {fts}(rowid, {listed}) VALUES (new.id, {new});"
     return [
-        f"DROP TABLE IF EXISTS {fts}",
-        f"CREATE VIRTUAL TABLE {fts} USING fts5({listed}, content='{name}', "
-        "content_rowid='id', tokenize='trigram', detail=none, columnsize=0)",
-        f"INSERT INTO {fts}({fts}) VALUES('rebuild')",
-        # Kept in step with writes made after the seed (the app itself only reads).
         f"CREATE TRIGGER {name}_search_insert AFTER INSERT ON {name} BEGIN {insert} END",
         f"CREATE TRIGGER {name}_search_delete AFTER DELETE ON {name} BEGIN {delete} END",
         f"CREATE TRIGGER {name}_search_update AFTER UPDATE ON {name} BEGIN {delete} {insert} END",

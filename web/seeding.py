@@ -25,6 +25,7 @@ from sqlalchemy.schema import CreateIndex, CreateTable
 from . import search_index
 from .db import create_database_file, database_file_missing
 from .models import STOCKS, stocks
+from .search_build import SearchBuild, SearchBuildError
 
 BLOCK_ROWS = 10_000
 """Rows generated and inserted per step; fixed so the data depends only on (rows, seed)."""
@@ -330,6 +331,7 @@ def _load_sqlite(engine: Engine, blocks: Iterator[list[tuple]], progress: Progre
     columns = ", ".join(c.name for c in stocks.columns)
     marks = ", ".join("?" for _ in stocks.columns)
     insert = f"INSERT INTO {stocks.name} ({columns}) VALUES ({marks})"
+    search = SearchBuild(STOCKS, engine.url.database)
     raw = engine.raw_connection()
     try:
         dbapi = raw.driver_connection
@@ -346,23 +348,26 @@ def _load_sqlite(engine: Engine, blocks: Iterator[list[tuple]], progress: Progre
             written = 0
             for block in blocks:
                 cursor.executemany(insert, block)
+                search.add(block)  # a large load's search index is built beside it
                 written += len(block)
                 progress(written, "inserting")
             progress(written, "indexing")
-            for statement in create_indexes + search_index.build_statements("sqlite", STOCKS):
+            for statement in create_indexes:
                 cursor.execute(statement)
+            search.finish(cursor)
             cursor.execute("COMMIT")
         except BaseException as error:
             # SQLite rolls back by itself on some errors ("database or disk is full"); a
             # second ROLLBACK would then fail and hide the error that matters.
             if dbapi.in_transaction:
                 cursor.execute("ROLLBACK")
-            if isinstance(error, sqlite3.Error):
+            if isinstance(error, sqlite3.Error | SearchBuildError):
                 raise SeedError(
                     f"database error: {error}; the table is as it was before"
                 ) from error
             raise
     finally:
+        search.close()
         raw.invalidate()  # its settings were changed for the load; do not pool it
 
 
