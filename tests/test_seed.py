@@ -6,6 +6,7 @@ behaviour (readers during a load, the swap) is in test_postgresql.py.
 
 from __future__ import annotations
 
+import sqlite3
 import subprocess
 import sys
 
@@ -75,6 +76,37 @@ def test_refuses_a_non_empty_table_without_reset(engine):
     with pytest.raises(SeedError, match="--reset"):
         seed(engine, 80, seed=2)
     assert all_rows(engine) == before
+
+
+def journal_mode(engine) -> str:
+    """The file's own journal mode, as a plain connection finds it (the app's connections
+    set WAL themselves: web/db.py)."""
+    connection = sqlite3.connect(engine.url.database)
+    try:
+        return connection.execute("PRAGMA journal_mode").fetchone()[0]
+    finally:
+        connection.close()
+
+
+def test_a_first_load_is_written_once_and_leaves_the_file_in_wal(engine, monkeypatch):
+    if engine.dialect.name != "sqlite":
+        pytest.skip("SQLite's journal: PostgreSQL has its own")
+    modes = []
+    real = seeding.replace_rows
+
+    def seen(engine, blocks, progress=lambda rows, stage: None):
+        def watched():
+            for block in blocks:
+                modes.append(journal_mode(engine))
+                yield block
+
+        return real(engine, watched(), progress)
+
+    monkeypatch.setattr(seeding, "replace_rows", seen)
+    seed(engine, 20, seed=1)
+    assert journal_mode(engine) == "wal"
+    seed(engine, 30, seed=2, reset=True)
+    assert modes == ["delete", "wal"]  # a reseed keeps WAL: readers read the old rows
 
 
 def test_reset_replaces_the_rows(engine):
