@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 from bench.baselines import handwritten_unfit
+from bench.client import FetchResult, _Body
 from web.models import STOCKS
 
 from .harness import ROOT, run_python
@@ -167,3 +168,16 @@ def test_load_test_refuses_bad_counts_with_a_usage_error(tmp_path: Path):
     for args in (["--slow-clients", "-1"], ["--slow-clients", "9", "--seconds", "1"], ["--nginx"]):
         code, output = run_load(tmp_path, *args)
         assert code == 2 and "usage:" in output and "Traceback" not in output, args
+
+
+def test_the_client_finds_a_footer_followed_by_the_facets_of_a_large_filtered_view():
+    """A page without JavaScript gets its final facet counts after the footer; at 10M rows
+    they took 4,119 bytes, and the client then reported the page as cut short."""
+    result = FetchResult()
+    body = _Body(result, None)
+    footer = b'<footer id="stream-end" data-rows="1064021" data-outcome="completed">'
+    facets = b"<li><a href=/stocks?sector=Energy&price__gte=100>Energy</a></li>\n" * 600
+    for part in (b"<tr><td>A<td>1\n" * 1000, footer, facets[:20_000], facets[20_000:]):
+        body.feed(part, 0.0)
+    body.finish()
+    assert result.footer and result.footer_rows == 1_064_021
