@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from flask import url_for
 from sqlalchemy import select
 from werkzeug.datastructures import MultiDict
 
@@ -73,6 +74,22 @@ def test_args_round_trip_and_leave_defaults_out():
     assert view.args() == {"sort": "volume", "dir": "desc", "sector": "Utilities", "q": "a&b"}
     assert View.from_args(MultiDict(view.args()), STOCKS, MAX_SEARCH_LENGTH) == view
     assert make().args() == {}
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "",
+        "sort=price&dir=desc",
+        "exchange=NYSE&exchange=TSX&sector=Health+Care&price__gte=1.5",
+        "q=Smith+%26+Wesson+%3CClass+A%3E%2Fx%3F%23%25+caf%C3%A9&cols=symbol,name",
+        "updated_at__lte=2026-11-30T16:00:00%2B01:00&name__contains=O%27Brien+%22x%22",
+    ],
+)
+def test_a_views_url_is_what_url_for_writes(app, query):
+    view = parse(query)
+    with app.test_request_context():
+        assert view.url(url_for("stocks.table")) == url_for("stocks.table", **view.args())
 
 
 def test_clicking_a_header_sorts_by_it_then_reverses():

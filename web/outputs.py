@@ -64,8 +64,10 @@ class BaseOutput:
 def page_context(view: View) -> dict[str, Any]:
     """What the page's templates are rendered with. URLs are made here, in the request:
     the closing and the facets are rendered after it, when ``url_for`` no longer works."""
+    table_url = url_for("stocks.table")
     return dict(
         view=view,
+        table_url=table_url,
         spec=view.spec,
         shown=view.shown,
         max_search_length=current_app.config["MAX_SEARCH_LENGTH"],
@@ -77,8 +79,7 @@ def page_context(view: View) -> dict[str, Any]:
         filter_columns=[c for c in view.spec.columns if c.kind is not Kind.ENUM and OPS[c.kind]],
         facet_urls={
             column.key: {
-                choice: url_for("stocks.table", **view.toggled(column.key, choice).args())
-                for choice in column.choices
+                choice: view.toggled(column.key, choice).url(table_url) for choice in column.choices
             }
             for _, column in view.shown.facets
         },

@@ -16,6 +16,7 @@ import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from functools import cached_property
+from urllib.parse import urlencode
 
 from sqlalchemy import ColumnElement, Select, or_, select
 from werkzeug.datastructures import MultiDict
@@ -23,6 +24,10 @@ from werkzeug.datastructures import MultiDict
 from .filters import OPS, SEPARATOR, SYMBOLS, Filter, InvalidFilter, Op, parameter
 from .filters import parse as parse_filter
 from .spec import Kind, Search, TableSpec
+
+_QUERY_SAFE = "!$'()*,/:;?@"
+"""What a query string leaves unescaped, as werkzeug's ``url_for`` does (the WHATWG URL
+standard's query percent-encode set)."""
 
 
 class InvalidView(ValueError):
@@ -142,6 +147,13 @@ class View:
             for name, values in self.args().items()
             for value in ([values] if isinstance(values, str) else values)
         ]
+
+    def url(self, base: str) -> str:
+        """This view's address at ``base`` (``url_for`` of its endpoint, without arguments),
+        as ``url_for`` with :meth:`args` writes it. A page links to ~40 views (its facets,
+        its headers): one ``url_for`` each took ~50 us, a tenth of a 15 ms first row."""
+        items = self.items()
+        return f"{base}?{urlencode(items, safe=_QUERY_SAFE)}" if items else base
 
     def sorted_by(self, key: str) -> View:
         """The view a click on ``key``'s header leads to: that column, or the other way."""
