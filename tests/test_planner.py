@@ -360,6 +360,9 @@ def test_postgresql_keeps_terms_too_short_for_trigrams_off_the_index(postgresql_
     # Only a bitmap scan left open: the trigram index's.
     plan = postgresql_plan(engine, chosen.rows, "seqscan", "indexscan")
     assert "_trgm" not in plan, plan  # it would read the whole index for no trigram
+    # So is its count: through the index it read all of it, past its statement timeout.
+    counted = postgresql_plan(engine, planner.count_statement(engine, parse(query)), "seqscan")
+    assert "_trgm" not in counted, counted
 
 
 def test_postgresql_asks_for_few_matches_without_a_limit(postgresql_engine, monkeypatch):
@@ -386,6 +389,23 @@ def test_a_postgresql_count_expected_to_run_out_of_time_is_not_tried(engine, mon
     statements.clear()
     assert count_within(engine, statement, 5.0) is None
     assert not any("count(" in sql for sql in statements), statements  # only EXPLAIN ran
+
+
+def test_a_postgresql_count_is_judged_by_the_rows_it_reads_not_the_rows_it_finds(
+    postgresql_engine, monkeypatch
+):
+    """exchange=TSX&sector=Energy at 10M rows: 54,618 matches, found among Energy's 909,358
+    rows by a bitmap scan; counting them ran out of its budget before every first row."""
+    engine = postgresql_engine
+    statement = planner.count_statement(engine, parse("exchange=TSX&sector=Energy"))
+    plan = {"Plan Rows": 10, "Plans": [{"Plan Rows": 40, "Plans": [{"Plan Rows": 1_000}]}]}
+    monkeypatch.setattr("web.db._postgresql_plan", lambda engine, statement, seconds: plan)
+    monkeypatch.setattr("web.db.POSTGRESQL_COUNTS_A_SECOND", 100)  # 10 found, 1,000 read
+    statements = executed(engine)
+    assert count_within(engine, statement, 1.0) is None
+    assert not any("count(" in sql for sql in statements), statements
+    plan["Plans"][0]["Plans"][0]["Plan Rows"] = 90  # read within the budget: counted
+    assert count_within(engine, statement, 2.0) is not None
 
 
 def test_a_view_with_more_matches_than_it_may_sort_walks_the_sort_index_all_along(
