@@ -370,12 +370,18 @@ def test_postgresql_asks_for_few_matches_without_a_limit(postgresql_engine, monk
     view = parse("sector=Energy&sort=price")
     with engine.connect() as conn:
         energy = conn.scalar(planner.count_statement(engine, view))
-    monkeypatch.setattr(planner, "FEW_MATCHES", energy)
+    monkeypatch.setattr(planner, "POSTGRESQL_FEW_MATCHES", energy)  # no text searched
     few = planner.plan(engine, view, count_seconds=FOREVER)
-    assert (few.how, few.head) == ("the matches", None)
-    monkeypatch.setattr(planner, "FEW_MATCHES", energy - 1)
+    assert (few.how, few.head, few.whole) == ("the matches", None, True)
+    statements = []
+    event.listen(engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
+    batches = stream_select(engine, few, FIRST_ROWS, 1_000)
+    assert [tuple(row) for batch in batches for row in batch] == plain_rows(engine, view)
+    # A cursor's query is planned for its first 10% of rows unless told otherwise.
+    assert "SET LOCAL cursor_tuple_fraction = 1" in statements
+    monkeypatch.setattr(planner, "POSTGRESQL_FEW_MATCHES", energy - 1)
     many = planner.plan(engine, view, count_seconds=FOREVER)
-    assert many.head is not None  # more than FEW_MATCHES: LIMIT for the head, then the rest
+    assert many.head is not None  # more than that: LIMIT for the head, then the rest
 
 
 def test_a_postgresql_count_expected_to_run_out_of_time_is_not_tried(engine, monkeypatch):
