@@ -146,6 +146,14 @@ def new_database(databases: Databases) -> Iterator[Callable[..., str]]:
         databases.drop(url)
 
 
+@pytest.fixture
+def filled_first_batch(monkeypatch) -> None:
+    """The first batch waits until it is full: on SQLite it goes out after
+    ``FIRST_BATCH_SECONDS`` with the rows found by then (tests/test_planner.py tests that),
+    which a loaded machine reaches before 50 rows."""
+    monkeypatch.setattr("web.db.FIRST_BATCH_SECONDS", 60.0)
+
+
 @pytest.fixture(scope="session")
 def seeded_database(databases: Databases) -> str:
     """A database seeded once per session; tests get copies of it."""

@@ -23,7 +23,7 @@ def decompressor(encoding: str):
 
 
 @pytest.mark.parametrize("encoding", ["zstd", "br", "gzip"])
-def test_each_chunk_decompresses_on_its_own_arrival(client, encoding):
+def test_each_chunk_decompresses_on_its_own_arrival(client, encoding, filled_first_batch):
     """The first rows can be read from the first compressed chunks, before the end."""
     response = client.get("/stocks", headers={"Accept-Encoding": encoding}, buffered=False)
     assert response.headers["Content-Encoding"] == encoding

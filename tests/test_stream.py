@@ -125,10 +125,9 @@ def test_rows_come_in_several_chunks_head_first(client):
     assert b"stream-end" in chunks[-1]
 
 
-def test_first_rows_are_sent_before_the_cursor_is_exhausted(app, client, counting, monkeypatch):
-    # A batch not full within FIRST_BATCH_SECONDS goes out with fewer rows (test_planner.py
-    # has that case); here it fills, however slow the machine.
-    monkeypatch.setattr("web.db.FIRST_BATCH_SECONDS", 60.0)
+def test_first_rows_are_sent_before_the_cursor_is_exhausted(
+    app, client, counting, filled_first_batch
+):
     _, chunks = stream(client)
     next(chunks)  # head
     first_rows = next(chunks)
