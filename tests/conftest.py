@@ -146,11 +146,13 @@ def new_database(databases: Databases) -> Iterator[Callable[..., str]]:
         databases.drop(url)
 
 
-@pytest.fixture
+@pytest.fixture(autouse=True)
 def filled_first_batch(monkeypatch) -> None:
-    """The first batch waits until it is full: on SQLite it goes out after
-    ``FIRST_BATCH_SECONDS`` with the rows found by then (tests/test_planner.py tests that),
-    which a loaded machine reaches before 50 rows."""
+    """The first batch waits until it is full, so pages and their row groups are the same
+    however loaded the machine: on SQLite it goes out after ``FIRST_BATCH_SECONDS`` with
+    the rows found by then, which a loaded machine reached before 50 rows. The tests of
+    that deadline (tests/test_planner.py) set it themselves; the browser tests' servers
+    run with it as it is."""
     monkeypatch.setattr("web.db.FIRST_BATCH_SECONDS", 60.0)
 
 

@@ -69,7 +69,7 @@ def test_every_part_declares_its_exact_length(client):
     assert body.endswith(multipart.END)
 
 
-def test_parts_are_sent_as_they_are_ready(client, filled_first_batch):
+def test_parts_are_sent_as_they_are_ready(client):
     response = client.get("/stocks", headers=HTMX, buffered=False)
     chunks = iter(response.response)
     assert b"HX-Push-Url" in next(chunks)  # the reset goes out before the query runs

@@ -125,9 +125,7 @@ def test_rows_come_in_several_chunks_head_first(client):
     assert b"stream-end" in chunks[-1]
 
 
-def test_first_rows_are_sent_before_the_cursor_is_exhausted(
-    app, client, counting, filled_first_batch
-):
+def test_first_rows_are_sent_before_the_cursor_is_exhausted(app, client, counting):
     _, chunks = stream(client)
     next(chunks)  # head
     first_rows = next(chunks)
