@@ -405,7 +405,7 @@ def test_a_postgresql_count_is_judged_by_the_rows_it_reads_not_the_rows_it_finds
     engine = postgresql_engine
     statement = planner.count_statement(engine, parse("exchange=TSX&sector=Energy"))
     plan = {"Plan Rows": 10, "Plans": [{"Plan Rows": 40, "Plans": [{"Plan Rows": 1_000}]}]}
-    monkeypatch.setattr("web.db._postgresql_plan", lambda engine, statement, seconds: plan)
+    monkeypatch.setattr("web.db._explained", lambda engine, statement, seconds: plan)
     monkeypatch.setattr("web.db.POSTGRESQL_COUNTS_A_SECOND", 100)  # 10 found, 1,000 read
     statements = executed(engine)
     assert count_within(engine, statement, 1.0) is None

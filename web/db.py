@@ -575,7 +575,7 @@ def _counted_once_a_request(engine: Engine, statement: Select, seconds: float) -
     key = _count_key(engine, statement)
     counts = g.setdefault("counts", {}) if has_request_context() else {}
     if key not in counts or (counts[key][0] is None and counts[key][1] < seconds):
-        plan = _postgresql_plan(engine, statement, seconds)
+        plan = _explained(engine, statement, seconds)
         if plan is not None and _rows_read(plan) > seconds * POSTGRESQL_COUNTS_A_SECOND:
             value = None  # it would run out of time: not tried
         else:
@@ -595,12 +595,12 @@ found among the 909,358 rows of Energy (79 ms to the first row)."""
 def postgresql_estimate(engine: Engine, statement: Select, seconds: float) -> int | None:
     """How many rows PostgreSQL's planner expects ``statement``'s FROM and WHERE to give
     (``EXPLAIN``, ~1 ms), or None if it does not say in time; asked once a request."""
-    plan = _postgresql_plan(engine, statement, seconds)
+    plan = _explained(engine, statement, seconds)
     return None if plan is None else int(plan["Plan Rows"])
 
 
-def _postgresql_plan(engine: Engine, statement: Select, seconds: float) -> dict | None:
-    """The planner's plan of ``statement``'s FROM and WHERE (``EXPLAIN (FORMAT JSON)``),
+def _explained(engine: Engine, statement: Select, seconds: float) -> dict | None:
+    """PostgreSQL's ``EXPLAIN`` of ``statement``'s FROM and WHERE (``EXPLAIN (FORMAT JSON)``),
     asked once a request: the count's check and the early total's estimate read it."""
     key = ("estimate", *_count_key(engine, statement))
     plans = g.setdefault("counts", {}) if has_request_context() else {}

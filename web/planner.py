@@ -21,7 +21,9 @@ the matches' speed (Energy: 0.21 s, not 5.0 s), and a first batch at the walk's.
 
 PostgreSQL keeps statistics, so its planner is asked the same two questions in the query's
 shape instead of being steered: the head has a ``LIMIT`` (it then prefers a plan that starts
-fast), the rest has none (it then prefers the plan that ends first).
+fast), the rest has none. A cursor's query is still planned for its first 10% of rows
+(``cursor_tuple_fraction``), so few counted matches are planned for all of theirs
+(``Plan.whole``): then it prefers the plan that ends first.
 """
 
 from __future__ import annotations
@@ -98,7 +100,7 @@ def _postgresql_plan(engine: Engine, view: View, statement: Select, count_second
     sort index expecting matches soon; for a rare search that is a walk of the whole table
     (q=zyx, 58 of 1M rows: 340-540 ms to the first row), while its trigram index finds them
     all at once. So few matches, counted (through that index), are asked for without a
-    limit: the planner then reads them through the index and sorts them."""
+    limit and planned whole: the planner then reads them through the index and sorts them."""
     if _short_terms(view):
         statement = _without_trigram_index(view)
     if count_seconds > 0:
